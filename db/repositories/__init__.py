@@ -1,0 +1,1 @@
+"""Queries, one module per aggregate; shared by ingest, jobs, the API and the domain services."""

@@ -1,0 +1,107 @@
+"""Queries on the asset hierarchy: resolve a machine by id or path, register what ingest first sees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, joinedload
+
+from db.tables import Line, Machine, Sensor, Site
+
+
+def machine_path(site: str, line: str, machine: str) -> str:
+    return f"{site}/{line}/{machine}"
+
+
+def resolve_machine(session: Session, ref: str | int) -> Machine | None:
+    """A machine by surrogate id (`42`), path (`site/line/machine`) or MES external code."""
+    if isinstance(ref, int) or ref.isdigit():
+        number = int(ref)
+        return session.get(Machine, number) if number < 2**31 else None
+    return session.scalar(
+        select(Machine).where((Machine.path == ref) | (Machine.external_code == ref)).limit(1)
+    )
+
+
+def get_machine_by_path(session: Session, path: str) -> Machine | None:
+    return session.scalar(select(Machine).where(Machine.path == path))
+
+
+def register_machine(session: Session, site: str, line: str, machine: str) -> Machine:
+    """Get or create the machine (and its site and line); safe against concurrent registration."""
+    path = machine_path(site, line, machine)
+    found = get_machine_by_path(session, path)
+    if found is not None:
+        return found
+    session.execute(insert(Site).values(name=site).on_conflict_do_nothing(index_elements=["name"]))
+    site_id = session.scalar(select(Site.id).where(Site.name == site))
+    session.execute(
+        insert(Line)
+        .values(site_id=site_id, name=line)
+        .on_conflict_do_nothing(index_elements=["site_id", "name"])
+    )
+    line_id = session.scalar(select(Line.id).where(Line.site_id == site_id, Line.name == line))
+    session.execute(
+        insert(Machine)
+        .values(line_id=line_id, name=machine, path=path)
+        .on_conflict_do_nothing(index_elements=["path"])
+    )
+    registered = get_machine_by_path(session, path)
+    assert registered is not None
+    return registered
+
+
+def sensor_positions(session: Session, machine_id: int) -> dict[str, int]:
+    rows = session.execute(select(Sensor.name, Sensor.position).where(Sensor.machine_id == machine_id))
+    return {name: position for name, position in rows}
+
+
+def register_sensors(session: Session, machine_id: int, names: Iterable[str]) -> dict[str, int]:
+    """Give every new sensor name the machine's next array position; returns all positions."""
+    positions = sensor_positions(session, machine_id)
+    missing = sorted(set(names) - positions.keys())
+    if not missing:
+        return positions
+    # Serialise position assignment per machine across ingest processes.
+    session.execute(text("SELECT pg_advisory_xact_lock(7301, :m)"), {"m": machine_id})
+    positions = sensor_positions(session, machine_id)
+    next_position = max(positions.values(), default=0) + 1
+    for name in sorted(set(names) - positions.keys()):
+        session.add(Sensor(machine_id=machine_id, name=name, position=next_position))
+        positions[name] = next_position
+        next_position += 1
+    session.flush()
+    return positions
+
+
+def list_machines(
+    session: Session,
+    *,
+    site: str | None = None,
+    line: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+    include_retired: bool = False,
+) -> Sequence[Machine]:
+    query = (
+        select(Machine)
+        .join(Machine.line)
+        .join(Line.site)
+        .options(joinedload(Machine.line).joinedload(Line.site), joinedload(Machine.sensors))
+        .where(Machine.id > after_id)
+        .order_by(Machine.id)
+        .limit(limit)
+    )
+    if site is not None:
+        query = query.where(Site.name == site)
+    if line is not None:
+        query = query.where(Line.name == line)
+    if not include_retired:
+        query = query.where(Machine.retired_at.is_(None))
+    return session.scalars(query).unique().all()
+
+
+def count_machines(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Machine)) or 0)

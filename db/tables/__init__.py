@@ -1,0 +1,26 @@
+"""All tables, importable from one place (alembic's env reads `Base.metadata` from here)."""
+
+from db.base import Base
+from db.tables.assets import Line, Machine, Sensor, Site
+from db.tables.events import DeadLetter, Inspection, MachineEvent
+from db.tables.operations import ApiKey, JobRequest, JobRun
+from db.tables.predictions import Alert, ModelVersion, Prediction
+from db.tables.readings import Reading
+
+__all__ = [
+    "Alert",
+    "ApiKey",
+    "Base",
+    "DeadLetter",
+    "Inspection",
+    "JobRequest",
+    "JobRun",
+    "Line",
+    "Machine",
+    "MachineEvent",
+    "ModelVersion",
+    "Prediction",
+    "Reading",
+    "Sensor",
+    "Site",
+]

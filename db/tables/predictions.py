@@ -1,0 +1,91 @@
+"""What the models say: registered model versions, predictions per machine, and alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, utcnow
+
+MODEL_KINDS = ("rul", "qc")
+MODEL_STATUSES = ("candidate", "champion", "retired", "rejected")
+ALERT_STATES = ("open", "acknowledged", "resolved")
+SEVERITIES = ("info", "warning", "critical")
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("kind", "scope", "version"),
+        CheckConstraint(f"kind IN {MODEL_KINDS!r}", name="kind"),
+        CheckConstraint(f"status IN {MODEL_STATUSES!r}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(64), doc="machine type (rul) or line (qc)")
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="candidate")
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    data_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    data_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    artifact_path: Mapped[str | None] = mapped_column(Text)
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    made_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="ok", doc="ok, degraded or withheld")
+    rul: Mapped[float | None] = mapped_column(Float)
+    rul_low: Mapped[float | None] = mapped_column(Float)
+    rul_high: Mapped[float | None] = mapped_column(Float)
+    failure_probability: Mapped[float | None] = mapped_column(Float)
+    health_score: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class Alert(Base):
+    """One alert per machine and rule while it is not resolved; repeats bump `count`."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint(f"state IN {ALERT_STATES!r}", name="state"),
+        CheckConstraint(f"severity IN {SEVERITIES!r}", name="severity"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    message: Mapped[str] = mapped_column(Text, default="")
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+    comment: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(128))

@@ -1,0 +1,118 @@
+"""Every setting of plantwatch, read once from the environment and `.env`.
+
+This module is a leaf: it imports nothing of ours, and every package may read it through
+`get_settings()`. `DATABASE_URL` and `MQTT_URL` keep their conventional unprefixed names; all other
+settings are `PLANTWATCH_<NAME>`. docs/configuration.md lists them all (a test keeps it complete).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PLANTWATCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- connections -------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "PLANTWATCH_DATABASE_URL"),
+        description="PostgreSQL URL (postgresql://user:pass@host:5432/db). Unset: `up` starts an "
+        "embedded PostgreSQL with its data under var_dir.",
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MQTT_URL", "PLANTWATCH_MQTT_URL"),
+        description="MQTT broker URL (mqtt://user:pass@host:1883, mqtts:// for TLS). Unset: `up` starts "
+        "an embedded broker (mosquitto from PATH, else amqtt).",
+    )
+    var_dir: Path = Field(
+        default=Path("var"), description="Where embedded services, logs and artifacts keep their files."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of every component."
+    )
+
+    # --- embedded services (used by `up` only when the URLs above are unset) --------------------
+    embedded_mqtt_port: int = Field(
+        default=18830,
+        description="Port of the embedded MQTT broker; a free port is chosen when it is taken "
+        "(never 1883, where a production broker usually listens).",
+    )
+
+    # --- MQTT ------------------------------------------------------------------------------------
+    mqtt_topic_root: str = Field(
+        default="plantwatch/v1", description="Topic prefix of the wire contract (docs/protocol.md)."
+    )
+    mqtt_client_id: str = Field(
+        default="plantwatch-ingest", description="Client id of the ingestor (its persistent session)."
+    )
+    mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts:// brokers.")
+    mqtt_cert_file: Path | None = Field(default=None, description="Client certificate for mqtts://.")
+    mqtt_key_file: Path | None = Field(default=None, description="Client key for mqtts://.")
+
+    # --- ingest ----------------------------------------------------------------------------------
+    ingest_batch_messages: int = Field(
+        default=500, ge=1, description="Messages per database batch (flushed earlier by time)."
+    )
+    ingest_flush_ms: int = Field(
+        default=200, ge=1, description="Longest wait before a partial batch is written."
+    )
+    ingest_max_payload_bytes: int = Field(
+        default=65536, ge=256, description="Larger MQTT payloads are dead-lettered as `too_large`."
+    )
+    ingest_max_future_s: int = Field(
+        default=300, ge=0, description="Readings stamped further in the future are dead-lettered."
+    )
+    ingest_auto_register: bool = Field(
+        default=True, description="Register unknown machines and sensors on first sight."
+    )
+
+    # --- API -------------------------------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(default=8000, description="Port the API listens on.")
+    api_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where clients (dashboard, simulator) reach the API.",
+    )
+    api_key: str | None = Field(
+        default=None, description="API key the dashboard and simulator send (X-API-Key)."
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list).")
+    api_max_page: int = Field(default=1000, ge=1, description="Largest page any list endpoint returns.")
+
+    # --- dashboard -------------------------------------------------------------------------------
+    dashboard_host: str = Field(default="127.0.0.1", description="Address the dashboard listens on.")
+    dashboard_port: int = Field(default=8501, description="Port of the Streamlit dashboard.")
+    dashboard_refresh_s: int = Field(default=10, ge=0, description="Auto-refresh period of pages (0: off).")
+
+    # --- simulator -------------------------------------------------------------------------------
+    simulate_sites: int = Field(default=1, ge=1, description="Simulated sites.")
+    simulate_lines: int = Field(default=2, ge=1, description="Simulated lines per site.")
+    simulate_machines: int = Field(default=5, ge=1, description="Simulated machines per line.")
+    simulate_interval_s: float = Field(
+        default=1.0, gt=0, description="Seconds between readings of a machine."
+    )
+    simulate_seed: int = Field(default=7, description="Random seed of the simulator.")
+
+    # --- scheduler and jobs ----------------------------------------------------------------------
+    silent_after_s: int = Field(
+        default=300, ge=1, description="A machine with no reading for this long raises a `silent` alert."
+    )
+    silent_check_interval_s: int = Field(default=60, ge=1, description="Period of the silent-machine check.")
+    partition_days_ahead: int = Field(default=7, ge=1, description="Daily readings partitions kept ahead.")
+    job_request_poll_s: float = Field(
+        default=2.0, gt=0, description="How often the scheduler picks up job requests from the API."
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
