@@ -80,6 +80,7 @@ class EmbeddedBroker:
 
     work_dir: Path
     port: int
+    prefer: str = "auto"
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     kind: str = field(default="", init=False)
 
@@ -91,7 +92,9 @@ class EmbeddedBroker:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         if not port_is_free(self.port):
             self.port = free_port()
-        mosquitto = shutil.which("mosquitto")
+        mosquitto = shutil.which("mosquitto") if self.prefer in ("auto", "mosquitto") else None
+        if self.prefer == "mosquitto" and mosquitto is None:
+            raise RuntimeError("embedded_mqtt_broker is 'mosquitto' but no mosquitto is on PATH")
         command = self._mosquitto_command(mosquitto) if mosquitto else self._amqtt_command()
         self.kind = "mosquitto" if mosquitto else "amqtt"
         log = open(self.work_dir / f"{self.kind}.log", "ab")  # noqa: SIM115 - kept open for the child

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     )
 
     # --- embedded services (used by `up` only when the URLs above are unset) --------------------
+    embedded_mqtt_broker: Literal["auto", "mosquitto", "amqtt"] = Field(
+        default="auto",
+        description="Which embedded broker `up` starts: `auto` prefers mosquitto from PATH, else amqtt.",
+    )
     embedded_mqtt_port: int = Field(
         default=18830,
         description="Port of the embedded MQTT broker; a free port is chosen when it is taken "

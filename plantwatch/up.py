@@ -1,0 +1,213 @@
+"""`plantwatch up`: start every component on this machine, report their status, stop them on Ctrl-C.
+
+Embedded PostgreSQL and MQTT run unless DATABASE_URL / MQTT_URL name real ones. Components run as
+child processes (`python -m plantwatch <component>`) with their logs under var/logs; one that exits
+unexpectedly is restarted a few times before `up` gives up on it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from db.engine import make_engine, make_session_factory, transaction
+from db.migrate import upgrade
+from plantwatch.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, port_is_free
+from plantwatch.settings import Settings
+from services.api_keys import create_key, has_admin, revoke_by_name
+
+console = Console(stderr=False, highlight=False)
+MAX_RESTARTS = 5
+COMPONENTS = ("ingest", "scheduler", "api", "dashboard", "simulate")
+
+
+@dataclass
+class Component:
+    name: str
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    given_up: bool = False
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "plantwatch", self.name], env=self.env, stdout=log, stderr=log
+        )
+        self.started_at = time.monotonic()
+
+
+def _status(name: str, ok: bool, text: str) -> None:
+    mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
+    console.print(f"  {mark} [bold]{name:<10}[/bold] {text}")
+
+
+def _port(wanted: int) -> int:
+    return wanted if port_is_free(wanted) else free_port()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status < 500)
+    except Exception:
+        return False
+
+
+def _wait_http(url: str, component: Component, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _answers(url):
+            return True
+        if component.process is not None and component.process.poll() is not None:
+            return False
+        time.sleep(0.3)
+    return False
+
+
+def _issue_keys(database_url: str) -> tuple[str | None, str, str]:
+    """The bootstrap admin key (first run only) and fresh keys for the dashboard and simulator."""
+    engine = make_engine(database_url, pool_size=1)
+    with transaction(make_session_factory(engine)) as session:
+        admin = None if has_admin(session) else create_key(session, "bootstrap-admin", "admin")[1]
+        revoke_by_name(session, "up-dashboard")
+        revoke_by_name(session, "up-simulator")
+        dashboard_key = create_key(session, "up-dashboard", "engineer")[1]
+        simulator_key = create_key(session, "up-simulator", "mes")[1]
+    engine.dispose()
+    return admin, dashboard_key, simulator_key
+
+
+def run_up(settings: Settings) -> int:
+    started = time.monotonic()
+    var = settings.var_dir.resolve()
+    (var / "logs").mkdir(parents=True, exist_ok=True)
+    console.print("[bold]plantwatch[/bold] is starting… (Ctrl-C stops everything)")
+
+    postgres = None
+    database_url = settings.database_url
+    if database_url:
+        _status("postgres", True, "using DATABASE_URL")
+    else:
+        postgres = EmbeddedPostgres(var / "pgdata")
+        database_url = postgres.start()
+        _status("postgres", True, f"embedded PostgreSQL 18, data in {var / 'pgdata'}")
+
+    broker = None
+    mqtt_url = settings.mqtt_url
+    if mqtt_url:
+        _status("mqtt", True, "using MQTT_URL")
+    else:
+        broker = EmbeddedBroker(
+            var / "mqtt", settings.embedded_mqtt_port, prefer=settings.embedded_mqtt_broker
+        )
+        mqtt_url = broker.start()
+        _status(
+            "mqtt",
+            True,
+            f"embedded {broker.kind} broker at {mqtt_url}, for trying plantwatch out; in production "
+            "set MQTT_URL to a Mosquitto or EMQX broker (docs/operations.md)",
+        )
+
+    components: list[Component] = []
+    try:
+        upgrade(database_url)
+        _status("database", True, "schema migrated to head")
+        admin_key, dashboard_key, simulator_key = _issue_keys(database_url)
+        api_port, dashboard_port = _port(settings.api_port), _port(settings.dashboard_port)
+        api_url = f"http://127.0.0.1:{api_port}"
+        base_env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "MQTT_URL": mqtt_url,
+            "PLANTWATCH_API_URL": api_url,
+            "PLANTWATCH_API_PORT": str(api_port),
+            "PLANTWATCH_DASHBOARD_PORT": str(dashboard_port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        keys = {"dashboard": dashboard_key, "simulate": simulator_key}
+        for name in COMPONENTS:
+            env = {**base_env, "PLANTWATCH_API_KEY": keys[name]} if name in keys else base_env
+            components.append(Component(name, env, var / "logs" / f"{name}.log"))
+        for component in components:
+            component.start()
+        by_name = {c.name: c for c in components}
+        api_ok = _wait_http(f"{api_url}/healthz", by_name["api"], 60)
+        dash_url = f"http://127.0.0.1:{dashboard_port}"
+        dash_ok = _wait_http(f"{dash_url}/_stcore/health", by_name["dashboard"], 90)
+        for component in components:
+            alive = component.process is not None and component.process.poll() is None
+            _status(component.name, alive, f"running, log {component.log_path}" if alive else "exited")
+        _status("api", api_ok, f"API docs: {api_url}/docs")
+        _status("dashboard", dash_ok, f"Dashboard: {dash_url}")
+        if admin_key:
+            console.print(
+                "\n  Admin API key (shown this once; store it, e.g. for the API docs' Authorize button):\n"
+                f"  [bold yellow]{admin_key}[/bold yellow]\n"
+                "  More keys: plantwatch apikey create --name NAME --role viewer|engineer|mes|admin"
+            )
+        console.print(f"\nReady in {time.monotonic() - started:.0f} s. Ctrl-C stops everything.")
+        _supervise(components)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _shutdown(components, broker, postgres)
+    return 0
+
+
+def _supervise(components: list[Component]) -> None:
+    """Restart a component that dies (with a pause), until Ctrl-C."""
+    while True:
+        time.sleep(1)
+        for component in components:
+            process = component.process
+            if component.given_up or process is None or process.poll() is None:
+                continue
+            if component.restarts >= MAX_RESTARTS:
+                component.given_up = True
+                _status(component.name, False, f"keeps exiting; gave up. See {component.log_path}")
+                continue
+            component.restarts += 1
+            _status(
+                component.name,
+                False,
+                f"exited with {process.returncode}; restarting ({component.restarts}/{MAX_RESTARTS}), "
+                f"see {component.log_path}",
+            )
+            time.sleep(min(2**component.restarts, 30))
+            component.start()
+
+
+def _shutdown(
+    components: list[Component], broker: EmbeddedBroker | None, postgres: EmbeddedPostgres | None
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
+    console.print("\nStopping…")
+    running = [c.process for c in components if c.process is not None and c.process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 15
+    for process in running:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if broker is not None:
+        broker.stop()
+    if postgres is not None:
+        try:
+            postgres.stop()
+        except Exception as error:  # already stopped by the same Ctrl-C
+            console.print(f"  postgres stop: {error}")
+    console.print("plantwatch stopped.")
