@@ -264,9 +264,20 @@ def import_events(
 ) -> None:
     """Import a failure and maintenance log (the labels the models learn from)."""
     from db.engine import make_engine, make_session_factory, transaction
-    from services.events import import_events_csv
+    from services.events import EventImportError, import_events_csv
 
     factory = make_session_factory(make_engine(_database_url(_settings())))
-    with transaction(factory) as session:
-        summary = import_events_csv(session, file)
-    err(str(summary))
+    try:
+        with transaction(factory) as session:
+            summary = import_events_csv(session, file)
+    except EventImportError as error:
+        err(f"{file}: {error}", err=True)
+        raise typer.Exit(2) from error
+    for row_error in summary.errors:
+        err(f"{file}:{row_error.line}: {row_error.reason}", err=True)
+    err(
+        f"{summary.imported} events imported, {summary.duplicates} already present, "
+        f"{len(summary.errors)} rows refused"
+    )
+    if not summary.ok:
+        raise typer.Exit(1)

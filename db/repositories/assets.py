@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -17,9 +18,11 @@ def machine_path(site: str, line: str, machine: str) -> str:
 
 def resolve_machine(session: Session, ref: str | int) -> Machine | None:
     """A machine by surrogate id (`42`), path (`site/line/machine`) or MES external code."""
-    if isinstance(ref, int) or ref.isdigit():
+    if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
         number = int(ref)
-        return session.get(Machine, number) if number < 2**31 else None
+        return session.get(Machine, number) if 0 < number < 2**31 else None
+    if not ref or "\x00" in ref:  # PostgreSQL text cannot hold NUL: no machine has such a path
+        return None
     return session.scalar(
         select(Machine).where((Machine.path == ref) | (Machine.external_code == ref)).limit(1)
     )
@@ -105,3 +108,54 @@ def list_machines(
 
 def count_machines(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Machine)) or 0)
+
+
+def last_seen_of_active_machines(session: Session) -> list[tuple[int, str, datetime | None]]:
+    """(id, path, last_seen_at) of every machine that is not retired."""
+    rows = session.execute(
+        select(Machine.id, Machine.path, Machine.last_seen_at)
+        .where(Machine.retired_at.is_(None))
+        .order_by(Machine.id)
+    )
+    return [(machine_id, path, last_seen) for machine_id, path, last_seen in rows]
+
+
+def sensor_positions_of(session: Session, machine_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Sensor positions of several machines in one query: machine id → {name: position}."""
+    ids = sorted(set(machine_ids))
+    found: dict[int, dict[str, int]] = {machine_id: {} for machine_id in ids}
+    if ids:
+        rows = session.execute(
+            select(Sensor.machine_id, Sensor.name, Sensor.position).where(Sensor.machine_id.in_(ids))
+        )
+        for machine_id, name, position in rows:
+            found[machine_id][name] = position
+    return found
+
+
+def machine_ids_by_path(session: Session, paths: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(set(paths))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Machine.id, Machine.path).where(Machine.path.in_(wanted)))
+    return {path: machine_id for machine_id, path in rows}
+
+
+def touch_machines(session: Session, seen: dict[int, tuple[datetime, int | None]]) -> None:
+    """Move machines' last_seen_at (and last_seq, the seq of that newest reading) forward, never back."""
+    if not seen:
+        return
+    ids = list(seen)
+    session.execute(
+        text(
+            "UPDATE machines m SET last_seen_at = s.ts, last_seq = s.seq "
+            "FROM unnest(CAST(:ids AS int4[]), CAST(:stamps AS timestamptz[]), CAST(:seqs AS int4[])) "
+            "AS s(id, ts, seq) WHERE m.id = s.id AND (m.last_seen_at IS NULL OR m.last_seen_at <= s.ts)"
+        ),
+        {
+            "ids": ids,
+            "stamps": [seen[i][0] for i in ids],
+            # machines.last_seq is int4: a seq beyond it is not kept there (readings.seq keeps it).
+            "seqs": [s if (s := seen[i][1]) is not None and s < 2**31 else None for i in ids],
+        },
+    )

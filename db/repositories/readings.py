@@ -35,3 +35,58 @@ def latest_values(session: Session, machine_ids: list[int]) -> dict[int, tuple[d
         {"ids": machine_ids},
     )
     return {machine_id: (ts, list(values)) for machine_id, ts, values in rows}
+
+
+# --- writing (ingest) ------------------------------------------------------------------------------
+
+ReadingRow = tuple[int, datetime, int | None, list[float | None]]  # machine_id, ts, seq, values
+
+_STAGE = "_readings_stage"
+
+
+def insert_readings(session: Session, rows: list[ReadingRow]) -> set[tuple[int, datetime]]:
+    """Insert rows unless their (machine_id, ts) exists; returns the keys actually inserted.
+
+    Rows go through a per-connection temporary table with binary COPY, then one
+    `INSERT … SELECT … ON CONFLICT DO NOTHING`: idempotent, and the fastest idempotent path measured
+    (FACTS.md). Days without a partition land in the default partition.
+    """
+    if not rows:
+        return set()
+    connection = session.connection()
+    connection.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
+        '(machine_id int4, ts timestamptz, seq int8, "values" float8[]) ON COMMIT DELETE ROWS'
+    )
+    connection.exec_driver_sql(f"TRUNCATE {_STAGE}")
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f'COPY {_STAGE} (machine_id, ts, seq, "values") FROM STDIN (FORMAT BINARY)') as copy,
+    ):
+        copy.set_types(["int4", "timestamptz", "int8", "float8[]"])
+        for row in rows:
+            copy.write_row(row)
+    result = connection.exec_driver_sql(
+        f'INSERT INTO readings (machine_id, ts, seq, "values") SELECT machine_id, ts, seq, "values" '
+        f"FROM {_STAGE} ON CONFLICT (machine_id, ts) DO NOTHING RETURNING machine_id, ts"
+    )
+    return {(machine_id, ts) for machine_id, ts in result}
+
+
+def readings_at(
+    session: Session, keys: list[tuple[int, datetime]]
+) -> dict[tuple[int, datetime], list[float | None]]:
+    """The stored values of the readings with these (machine_id, ts) keys (absent keys are left out)."""
+    if not keys:
+        return {}
+    rows = session.execute(
+        text(
+            'SELECT r.machine_id, r.ts, r."values" FROM readings r '
+            "JOIN unnest(CAST(:machines AS int4[]), CAST(:stamps AS timestamptz[])) AS k(machine_id, ts) "
+            "ON r.machine_id = k.machine_id AND r.ts = k.ts"
+        ),
+        {"machines": [k[0] for k in keys], "stamps": [k[1] for k in keys]},
+    )
+    return {(machine_id, ts): list(values) for machine_id, ts, values in rows}

@@ -1,0 +1,112 @@
+"""Build the FastAPI application: engine and sessions, error handlers, CORS, OpenAPI, routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from sqlalchemy.engine import make_url
+
+from api.errors import install_error_handlers
+from api.events.routes import router as events_router
+from api.health.routes import router as health_router
+from api.machines.routes import router as machines_router
+from db.engine import make_engine, make_session_factory
+from plantwatch.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+CONNECT_TIMEOUT_S = 5
+
+DESCRIPTION = """\
+plantwatch's HTTP API, for MES systems and the dashboard: machines and their sensor readings,
+maintenance and failure events (the labels the models learn from), and more as plantwatch grows.
+
+**Authentication**: every `/api/v1` route needs an API key, sent as `X-API-Key: <key>` or
+`Authorization: Bearer <key>` (keys are issued with the `plantwatch` command line). Roles:
+`viewer` reads; `engineer` and `mes` also record events; `admin` may do everything.
+
+**Errors** are JSON `{"error": "<code>", "detail": "<sentence or list>"}`: `unauthorized` (401),
+`forbidden` (403), `not_found` (404), `conflict` (409), `invalid_request` (422).
+
+**Pagination**: list routes return `{"items": [...], "next_cursor": ...}`; pass `next_cursor` back as
+`cursor` until it is null.
+"""
+
+TAGS = [
+    {"name": "machines", "description": "The fleet, one machine, and its sensor readings."},
+    {"name": "events", "description": "Failure and maintenance events of a machine."},
+    {"name": "health", "description": "Liveness and readiness probes (no key needed)."},
+]
+
+
+def _version() -> str:
+    try:
+        return version("plantwatch")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def _database_url(settings: Settings) -> str:
+    if not settings.database_url:
+        raise ValueError(
+            "the API needs a database: set DATABASE_URL (postgresql://user:pass@host:5432/db), "
+            "or start everything with `plantwatch up`, which provides an embedded PostgreSQL"
+        )
+    url = make_url(settings.database_url)
+    # Fail a probe or request in seconds, not after the OS's TCP timeout, when the host is gone.
+    if "connect_timeout" not in url.query:
+        url = url.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_S)})
+    # Timestamps come back in UTC, so large series need no per-point conversion.
+    if "options" not in url.query:
+        url = url.update_query_dict({"options": "-c timezone=UTC"})
+    return url.render_as_string(hide_password=False)
+
+
+def _v1_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    # Order matters: `/machines/{machine:path}` would also match `/machines/a/b/c/events`.
+    router.include_router(events_router)
+    router.include_router(machines_router)
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for these settings; one engine and session factory per app, kept on app.state."""
+    settings = settings or get_settings()
+    engine = make_engine(_database_url(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="plantwatch API",
+        description=DESCRIPTION,
+        version=_version(),
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    install_error_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.include_router(health_router)
+    app.include_router(_v1_router())
+    log.debug("API built for %s", engine.url.render_as_string(hide_password=True))
+    return app

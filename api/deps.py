@@ -1,0 +1,85 @@
+"""Request dependencies: the settings, a database session per request, and API-key auth with roles.
+
+The session is the request's unit of work: committed when the route returns (before the response
+is sent, so a failed commit still answers an error), rolled back when it raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import ApiError
+from db.tables import ApiKey
+from db.tables.operations import ROLES
+from plantwatch.settings import Settings
+from services import api_keys
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, scheme_name="ApiKey", description="An API key (`pw_...`)."
+)
+bearer = HTTPBearer(
+    auto_error=False, scheme_name="Bearer", description="The same API key as `Authorization: Bearer`."
+)
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+# scope="function": commit when the route returns, before the response goes out.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def current_key(
+    session: SessionDep,
+    header_key: Annotated[str | None, Security(api_key_header)],
+    bearer_key: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> ApiKey:
+    """The active API key of the request (X-API-Key, else Authorization: Bearer); 401 without one."""
+    plaintext = header_key or (bearer_key.credentials if bearer_key else None)
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if not plaintext:
+        raise ApiError(401, "send an API key in the X-API-Key header", headers=challenge)
+    key = api_keys.authenticate(session, plaintext.strip())
+    if key is None:
+        raise ApiError(401, "the API key is unknown or revoked", headers=challenge)
+    return key
+
+
+def require_role(*roles: str) -> Callable[[ApiKey], ApiKey]:
+    """A dependency that lets through keys with one of `roles` (admin always); 403 otherwise."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}; roles are {', '.join(ROLES)}")
+    allowed = set(roles) | {"admin"}
+
+    def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+        if key.role not in allowed:
+            raise ApiError(
+                403, f"a {key.role} key may not do this; it needs one of: {', '.join(sorted(allowed))}"
+            )
+        return key
+
+    return check
+
+
+# Every role may read; writes name their roles.
+ReadKey = Annotated[ApiKey, Depends(require_role(*ROLES))]

@@ -1,0 +1,1 @@
+"""Maintenance and failure events of a machine (the labels of the models)."""

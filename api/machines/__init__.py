@@ -1,0 +1,1 @@
+"""Machines: the fleet, one machine, and its sensor readings."""

@@ -1,0 +1,58 @@
+"""HTTP routes of machines: list, get, and one sensor's readings.
+
+`{machine:path}` takes an id, an external code or a path with slashes (site/line/machine), so the
+routes with a suffix (`/readings`) come before the bare `/machines/{machine:path}`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import ReadKey, SessionDep, SettingsDep
+from api.machines import service
+from api.machines.schemas import MachineOut, SeriesOut
+from api.pagination import Page
+from api.schemas import ERROR_RESPONSES, NameText, Timestamp
+
+router = APIRouter(prefix="/machines", tags=["machines"], responses=ERROR_RESPONSES)
+
+MachineRef = Annotated[
+    str, Path(description="The machine's id, its path site/line/machine, or its external (MES) code.")
+]
+
+
+@router.get("", summary="List machines")
+def list_machines(
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: ReadKey,
+    site: Annotated[NameText | None, Query(description="Only machines of this site.")] = None,
+    line: Annotated[NameText | None, Query(description="Only machines of lines with this name.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page.")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, description="Machines per page: default 100, at most api_max_page.")
+    ] = None,
+) -> Page[MachineOut]:
+    return service.list_machines(
+        session, site=site, line=line, cursor=cursor, limit=limit, max_page=settings.api_max_page
+    )
+
+
+@router.get("/{machine:path}/readings", summary="One sensor's readings of a machine")
+def get_readings(
+    session: SessionDep,
+    _key: ReadKey,
+    machine: MachineRef,
+    sensor: Annotated[NameText, Query(description="Sensor name (see the machine's sensors).")],
+    start: Annotated[Timestamp | None, Query(description="RFC 3339; default end - 24 h.")] = None,
+    end: Annotated[Timestamp | None, Query(description="RFC 3339, exclusive; default now.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="At most this many points.")] = 10_000,
+) -> SeriesOut:
+    return service.sensor_series(session, machine, sensor=sensor, start=start, end=end, limit=limit)
+
+
+@router.get("/{machine:path}", summary="One machine")
+def get_machine(session: SessionDep, _key: ReadKey, machine: MachineRef) -> MachineOut:
+    return service.get_machine(session, machine)

@@ -1,0 +1,48 @@
+"""Machines as the API shows them: identity, sensors, the newest reading; and sensor series."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from api.schemas import Timestamp
+
+
+class SensorOut(BaseModel):
+    name: str
+    position: int = Field(description="1-based index of the sensor in the machine's readings.")
+    unit: str | None
+    normal_min: float | None
+    normal_max: float | None
+
+
+class LatestReading(BaseModel):
+    ts: Timestamp
+    values: dict[str, float | None] = Field(description="Sensor name → value (null: not in that reading).")
+
+
+class MachineOut(BaseModel):
+    id: int
+    path: str = Field(description="site/line/machine; accepted wherever the id is.")
+    site: str
+    line: str
+    name: str
+    machine_type: str | None
+    external_code: str | None = Field(description="The MES code of the machine, also accepted as its id.")
+    last_seen_at: Timestamp | None
+    sensors: list[SensorOut]
+    latest: LatestReading | None
+
+
+class PointOut(BaseModel):
+    # A plain datetime: the API's connections use UTC, and 100k points must serialise quickly.
+    ts: datetime = Field(description="RFC 3339, UTC.")
+    value: float
+
+
+class SeriesOut(BaseModel):
+    machine: str = Field(description="The machine's path.")
+    sensor: str
+    unit: str | None
+    points: list[PointOut] = Field(description="Oldest first.")

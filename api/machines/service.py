@@ -1,0 +1,117 @@
+"""Machine queries for the API: the fleet page by page, one machine, one sensor's readings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from api.errors import invalid, not_found
+from api.machines.schemas import LatestReading, MachineOut, PointOut, SensorOut, SeriesOut
+from api.pagination import Page, decode_id_cursor, encode_cursor, page_size
+from db.repositories import assets as assets_repo
+from db.repositories import readings as readings_repo
+from db.tables import Machine
+
+DEFAULT_WINDOW = timedelta(hours=24)
+
+
+def find_machine(session: Session, ref: str) -> Machine:
+    """The machine named by id, path or external code; 404 when there is none."""
+    machine = assets_repo.resolve_machine(session, ref.strip().strip("/"))
+    if machine is None:
+        raise not_found(f"no machine {ref!r}; name it by id, path (site/line/machine) or external code")
+    return machine
+
+
+def _latest(machine: Machine, reading: tuple[datetime, list[float | None]] | None) -> LatestReading | None:
+    if reading is None:
+        return None
+    ts, values = reading
+    return LatestReading(
+        ts=ts,
+        values={
+            sensor.name: values[sensor.position - 1] if sensor.position <= len(values) else None
+            for sensor in machine.sensors
+        },
+    )
+
+
+def _machine_out(machine: Machine, reading: tuple[datetime, list[float | None]] | None) -> MachineOut:
+    return MachineOut(
+        id=machine.id,
+        path=machine.path,
+        site=machine.line.site.name,
+        line=machine.line.name,
+        name=machine.name,
+        machine_type=machine.machine_type,
+        external_code=machine.external_code,
+        last_seen_at=machine.last_seen_at,
+        sensors=[
+            SensorOut(
+                name=sensor.name,
+                position=sensor.position,
+                unit=sensor.unit,
+                normal_min=sensor.normal_min,
+                normal_max=sensor.normal_max,
+            )
+            for sensor in machine.sensors
+        ],
+        latest=_latest(machine, reading),
+    )
+
+
+def _with_latest(session: Session, machines: Sequence[Machine]) -> list[MachineOut]:
+    latest = readings_repo.latest_values(session, [machine.id for machine in machines])
+    return [_machine_out(machine, latest.get(machine.id)) for machine in machines]
+
+
+def list_machines(
+    session: Session,
+    *,
+    site: str | None,
+    line: str | None,
+    cursor: str | None,
+    limit: int | None,
+    max_page: int,
+) -> Page[MachineOut]:
+    limit = page_size(limit, max_page, "machines")
+    after_id = decode_id_cursor(cursor)
+    # One extra row tells whether another page follows, so the last page has no cursor.
+    machines = assets_repo.list_machines(session, site=site, line=line, after_id=after_id, limit=limit + 1)
+    page = machines[:limit]
+    next_cursor = encode_cursor(page[-1].id) if len(machines) > limit else None
+    return Page[MachineOut](items=_with_latest(session, page), next_cursor=next_cursor)
+
+
+def get_machine(session: Session, ref: str) -> MachineOut:
+    return _with_latest(session, [find_machine(session, ref)])[0]
+
+
+def sensor_series(
+    session: Session,
+    ref: str,
+    *,
+    sensor: str,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+) -> SeriesOut:
+    """One sensor's points in [start, end), oldest first (end: now; start: end - 24 h)."""
+    machine = find_machine(session, ref)
+    end = end or datetime.now(UTC)
+    start = start or end - DEFAULT_WINDOW
+    if start >= end:
+        raise invalid(f"query.start: must be before end ({start.isoformat()} >= {end.isoformat()})")
+    match = next((s for s in machine.sensors if s.name == sensor), None)
+    if match is None:
+        known = ", ".join(s.name for s in machine.sensors) or "none yet"
+        raise not_found(f"machine {machine.path} has no sensor {sensor!r}; its sensors: {known}")
+    rows = readings_repo.sensor_series(session, machine.id, match.position, start, end, limit)
+    return SeriesOut(
+        machine=machine.path,
+        sensor=match.name,
+        unit=match.unit,
+        points=[PointOut(ts=ts, value=value) for ts, value in rows],
+    )

@@ -1,0 +1,83 @@
+"""Queries on alerts. The lifecycle rules (open → acknowledged → resolved) live in services/alerts.py."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from db.tables import Alert
+
+ACTIVE_STATES = ("open", "acknowledged")
+
+
+def lock_machine_rule(session: Session, machine_id: int, rule: str) -> None:
+    """Serialise raise-or-update of one (machine, rule) until the transaction ends.
+
+    There is no unique index on active alerts, so two writers could otherwise both find none
+    and open two.
+    """
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7302))"),
+        {"key": f"alert:{machine_id}:{rule}"},
+    )
+
+
+def get_alert(session: Session, alert_id: int, *, for_update: bool = False) -> Alert | None:
+    query = select(Alert).where(Alert.id == alert_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def find_active(session: Session, machine_id: int, rule: str) -> Alert | None:
+    """The open or acknowledged alert of this machine and rule, locked for update."""
+    return session.scalar(
+        select(Alert)
+        .where(Alert.machine_id == machine_id, Alert.rule == rule, Alert.state.in_(ACTIVE_STATES))
+        .order_by(Alert.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+
+
+def active_machine_ids(session: Session, rule: str) -> set[int]:
+    rows = session.scalars(select(Alert.machine_id).where(Alert.rule == rule, Alert.state.in_(ACTIVE_STATES)))
+    return set(rows)
+
+
+def resolve_active_except(
+    session: Session, rule: str, keep_machine_ids: Collection[int], by: str, now: datetime
+) -> list[int]:
+    """Resolve every active alert of `rule` whose machine is not in `keep_machine_ids`; their ids."""
+    query = update(Alert).where(Alert.rule == rule, Alert.state.in_(ACTIVE_STATES))
+    if keep_machine_ids:
+        query = query.where(Alert.machine_id.not_in(list(keep_machine_ids)))
+    result = session.execute(
+        query.values(state="resolved", resolved_at=now, resolved_by=by).returning(Alert.id)
+    )
+    return [int(alert_id) for alert_id in result.scalars()]
+
+
+def list_alerts(
+    session: Session,
+    *,
+    states: Collection[str] | None = None,
+    machine_id: int | None = None,
+    rule: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[Alert]:
+    """Alerts, newest first (page backwards with `before_id`)."""
+    query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    if states:
+        query = query.where(Alert.state.in_(list(states)))
+    if machine_id is not None:
+        query = query.where(Alert.machine_id == machine_id)
+    if rule is not None:
+        query = query.where(Alert.rule == rule)
+    if before_id is not None:
+        query = query.where(Alert.id < before_id)
+    return session.scalars(query).all()
