@@ -1,0 +1,278 @@
+"""A small typed client of the plantwatch HTTP API: the dashboard's only way to the data.
+
+Every failure is an `ApiError(status, error, detail)`; `status` is 0 when the API could not be
+reached at all (connection refused, DNS, timeout), so pages can tell "start the API" apart from
+"your key was refused". Objects are frozen dataclasses, so `st.cache_data` can pickle them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+API_PREFIX = "/api/v1"
+PAGE_LIMIT = 1000
+SERIES_LIMIT = 5000
+
+
+class ApiError(Exception):
+    """The API refused a request, answered something unexpected, or could not be reached (status 0)."""
+
+    def __init__(self, status: int, error: str, detail: Any = "") -> None:
+        self.status = status
+        self.error = error
+        self.detail = detail
+        super().__init__(f"{status} {error}: {detail}")
+
+    @property
+    def unreachable(self) -> bool:
+        return self.status == 0
+
+    def detail_text(self) -> str:
+        """`detail` as one sentence; FastAPI validation errors come as a list of dicts."""
+        if isinstance(self.detail, list):
+            parts = []
+            for item in self.detail:
+                if isinstance(item, dict):
+                    where = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                    parts.append(f"{where}: {item.get('msg', item)}" if where else str(item.get("msg", item)))
+                else:
+                    parts.append(str(item))
+            return "; ".join(parts)
+        return str(self.detail)
+
+
+@dataclass(frozen=True)
+class Sensor:
+    name: str
+    position: int
+    unit: str | None = None
+    normal_min: float | None = None
+    normal_max: float | None = None
+
+
+@dataclass(frozen=True)
+class Machine:
+    id: int
+    path: str
+    site: str
+    line: str
+    name: str
+    machine_type: str | None = None
+    external_code: str | None = None
+    last_seen_at: datetime | None = None
+    sensors: tuple[Sensor, ...] = ()
+    latest_ts: datetime | None = None
+    latest_values: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def last_activity(self) -> datetime | None:
+        """When the machine last reported: `last_seen_at`, else its newest reading."""
+        candidates = [t for t in (self.last_seen_at, self.latest_ts) if t is not None]
+        return max(candidates) if candidates else None
+
+    def sensor(self, name: str) -> Sensor | None:
+        return next((s for s in self.sensors if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class Point:
+    ts: datetime
+    value: float
+
+
+@dataclass(frozen=True)
+class Series:
+    machine: str
+    sensor: str
+    unit: str | None
+    points: tuple[Point, ...]
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int | None
+    kind: str
+    ts: datetime
+    note: str = ""
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the key belongs to, when the API says (`GET /api/v1/me`)."""
+
+    name: str
+    role: str
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _machine(raw: dict[str, Any]) -> Machine:
+    latest = raw.get("latest") or {}
+    return Machine(
+        id=int(raw["id"]),
+        path=str(raw["path"]),
+        site=str(raw["site"]),
+        line=str(raw["line"]),
+        name=str(raw["name"]),
+        machine_type=raw.get("machine_type"),
+        external_code=raw.get("external_code"),
+        last_seen_at=parse_ts(raw.get("last_seen_at")),
+        sensors=tuple(
+            Sensor(
+                name=str(s["name"]),
+                position=int(s.get("position") or 0),
+                unit=s.get("unit"),
+                normal_min=s.get("normal_min"),
+                normal_max=s.get("normal_max"),
+            )
+            for s in raw.get("sensors") or []
+        ),
+        latest_ts=parse_ts(latest.get("ts")),
+        latest_values=dict(latest.get("values") or {}),
+    )
+
+
+def _event(raw: dict[str, Any]) -> Event:
+    ts = parse_ts(raw["ts"])
+    assert ts is not None
+    return Event(
+        id=raw.get("id"),
+        kind=str(raw["kind"]),
+        ts=ts,
+        note=str(raw.get("note") or ""),
+        created_by=raw.get("created_by"),
+    )
+
+
+class PlantwatchClient:
+    """Synchronous client; one short-lived `httpx.Client` per call keeps it safe to share across threads."""
+
+    def __init__(self, base_url: str, api_key: str | None, *, timeout_s: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"X-API-Key": self.api_key} if self.api_key else {}
+        try:
+            with httpx.Client(base_url=self.base_url, timeout=self.timeout_s, headers=headers) as http:
+                response = http.request(method, API_PREFIX + path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ApiError(0, "timeout", f"no answer within {self.timeout_s:g} s ({exc})") from exc
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "unreachable", str(exc) or type(exc).__name__) from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict):
+                raise ApiError(response.status_code, str(body.get("error", "error")), body.get("detail", ""))
+            raise ApiError(response.status_code, "http_error", response.text[:300] or response.reason_phrase)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError(response.status_code, "bad_response", "the API did not answer JSON") from exc
+
+    def _pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every item of a cursor-paginated list."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = self._request("GET", path, params={**params, "cursor": cursor} if cursor else params)
+            items.extend(page.get("items") or [])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
+    def me(self) -> Identity | None:
+        """The key's owner and role, or None when this API has no `/me` endpoint."""
+        try:
+            raw = self._request("GET", "/me")
+        except ApiError as exc:
+            if exc.status in (404, 405):
+                return None
+            raise
+        if not isinstance(raw, dict) or "role" not in raw:
+            return None
+        return Identity(name=str(raw.get("name") or "?"), role=str(raw["role"]))
+
+    def machines(
+        self, *, site: str | None = None, line: str | None = None, page_size: int = PAGE_LIMIT
+    ) -> list[Machine]:
+        """Every machine (following the cursor), optionally of one site and/or line."""
+        params: dict[str, Any] = {"limit": page_size}
+        if site:
+            params["site"] = site
+        if line:
+            params["line"] = line
+        return [_machine(raw) for raw in self._pages("/machines", params)]
+
+    def machine(self, ref: str | int) -> Machine:
+        return _machine(self._request("GET", f"/machines/{_ref(ref)}"))
+
+    def readings(
+        self, ref: str | int, sensor: str, start: datetime, end: datetime, *, limit: int = PAGE_LIMIT
+    ) -> Series:
+        raw = self._request(
+            "GET",
+            f"/machines/{_ref(ref)}/readings",
+            params={"sensor": sensor, "start": start.isoformat(), "end": end.isoformat(), "limit": limit},
+        )
+        points = []
+        for p in raw.get("points") or []:
+            ts = parse_ts(p.get("ts"))
+            if ts is not None and p.get("value") is not None:
+                points.append(Point(ts=ts, value=float(p["value"])))
+        return Series(
+            machine=str(raw.get("machine", ref)),
+            sensor=str(raw.get("sensor", sensor)),
+            unit=raw.get("unit"),
+            points=tuple(points),
+        )
+
+    def recent_readings(
+        self, ref: str | int, sensor: str, start: datetime, end: datetime, *, limit: int = SERIES_LIMIT
+    ) -> Series:
+        """At most about `limit` points of [start, end); when there are more, the newest ones.
+
+        The API returns the oldest points first and does not downsample, so when the window holds
+        more than `limit` points, ask again for the newest stretch that the first answer's density
+        says fits (marked `truncated`): a trend page cares about now, not the start of the window.
+        """
+        series = self.readings(ref, sensor, start, end, limit=limit)
+        if len(series.points) < limit:
+            return series
+        span = series.points[-1].ts - series.points[0].ts
+        latest = self.readings(ref, sensor, max(start, end - span), end, limit=limit)
+        return replace(latest, truncated=True)
+
+    def events(self, ref: str | int, *, limit: int = 100) -> list[Event]:
+        """The machine's newest events (one page), newest first."""
+        raw = self._request("GET", f"/machines/{_ref(ref)}/events", params={"limit": limit})
+        events = [_event(item) for item in raw.get("items") or []]
+        return sorted(events, key=lambda e: e.ts, reverse=True)
+
+    def log_event(self, ref: str | int, kind: str, ts: datetime, note: str = "") -> Event:
+        raw = self._request(
+            "POST", f"/machines/{_ref(ref)}/events", json={"kind": kind, "ts": ts.isoformat(), "note": note}
+        )
+        return _event(raw)
+
+
+def _ref(ref: str | int) -> str:
+    """Machine paths contain slashes; the API routes them as a path parameter, so keep them."""
+    return quote(str(ref), safe="/")
