@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from api.errors import install_error_handlers
 from api.events.routes import router as events_router
 from api.health.routes import router as health_router
+from api.keys.routes import router as keys_router
 from api.machines.routes import router as machines_router
 from db.engine import make_engine, make_session_factory
 from plantwatch.settings import Settings, get_settings
@@ -43,6 +44,7 @@ TAGS = [
     {"name": "machines", "description": "The fleet, one machine, and its sensor readings."},
     {"name": "events", "description": "Failure and maintenance events of a machine."},
     {"name": "health", "description": "Liveness and readiness probes (no key needed)."},
+    {"name": "keys", "description": "The calling API key."},
 ]
 
 
@@ -72,6 +74,7 @@ def _database_url(settings: Settings) -> str:
 def _v1_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     # Order matters: `/machines/{machine:path}` would also match `/machines/a/b/c/events`.
+    router.include_router(keys_router)
     router.include_router(events_router)
     router.include_router(machines_router)
     return router

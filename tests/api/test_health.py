@@ -75,3 +75,11 @@ def test_openapi_declares_the_api_key_scheme(client: TestClient) -> None:
     assert {"ApiKey": []} in listing["security"]
     assert "/api/v1/machines/{machine}/events" in schema["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_me_names_the_calling_key(client: TestClient, keys: dict[str, str]) -> None:
+    response = client.get("/api/v1/me", headers={"X-API-Key": keys["viewer"]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["role"] == "viewer" and body["name"]
+    assert client.get("/api/v1/me").status_code == 401

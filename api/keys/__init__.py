@@ -1,0 +1,1 @@
+"""API keys as seen by their holder."""
