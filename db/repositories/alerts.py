@@ -13,15 +13,15 @@ from db.tables import Alert
 ACTIVE_STATES = ("open", "acknowledged")
 
 
-def lock_machine_rule(session: Session, machine_id: int, rule: str) -> None:
-    """Serialise raise-or-update of one (machine, rule) until the transaction ends.
+def lock_rule(session: Session, rule: str) -> None:
+    """Serialise raise-or-update of one rule's alerts until the transaction ends.
 
-    There is no unique index on active alerts, so two writers could otherwise both find none
-    and open two.
+    There is no unique index on active alerts, so two writers could otherwise both find none and
+    open two. One lock per rule, not per machine: a job raising thousands of alerts in one
+    transaction would exhaust PostgreSQL's lock table (max_locks_per_transaction) otherwise.
     """
     session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7302))"),
-        {"key": f"alert:{machine_id}:{rule}"},
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7302))"), {"key": f"alert:{rule}"}
     )
 
 

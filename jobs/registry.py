@@ -1,0 +1,32 @@
+"""The jobs by name, shared by the scheduler and the job-request poller.
+
+A job is a plain function `(session, settings, now, **params) -> dict` of figures for its run record;
+it never commits (its run commits it). `services.job_requests.JOB_NAMES` must list exactly these
+names, since the API validates requests against it without importing jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jobs.partitions import partition_upkeep
+from jobs.silent import silent_machines
+from services.job_requests import JOB_NAMES
+
+JobFn = Callable[..., dict[str, Any]]
+"""`(session: Session, settings: Settings, now: datetime, **params) -> dict[str, Any]`."""
+
+JOBS: dict[str, JobFn] = {
+    "silent_machines": silent_machines,
+    "partition_upkeep": partition_upkeep,
+}
+
+if set(JOBS) != set(JOB_NAMES):
+    raise RuntimeError(
+        f"jobs.registry.JOBS {sorted(JOBS)} and services.job_requests.JOB_NAMES {sorted(JOB_NAMES)} differ"
+    )
+
+
+def get_job(name: str) -> JobFn | None:
+    return JOBS.get(name)

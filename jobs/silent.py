@@ -1,0 +1,64 @@
+"""Silent machines: alert on machines that stopped reporting, resolve the alert when they report again."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from db.repositories.assets import last_seen_of_active_machines
+from plantwatch.settings import Settings
+from services import alerts
+
+RULE = "silent"
+SEVERITY = "warning"
+
+log = logging.getLogger(__name__)
+
+
+def human_duration(seconds: float) -> str:
+    """`45 s`, `7 min`, `3 h`, `2 d`: rounded down, as an engineer reads it on an alert."""
+    whole = int(seconds)
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 2 * 3600:
+        return f"{whole // 60} min"
+    if whole < 2 * 86400:
+        return f"{whole // 3600} h"
+    return f"{whole // 86400} d"
+
+
+def silent_machines(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
+    """Raise or update a `silent` alert per machine without a reading for `silent_after_s`.
+
+    Machines never seen (no reading yet) and retired machines are not alerted; active `silent`
+    alerts of machines that reported again (or were retired) are resolved by `system`.
+    """
+    threshold = timedelta(seconds=settings.silent_after_s)
+    machines = last_seen_of_active_machines(session)
+    silent: list[int] = []
+    opened = 0
+    for machine_id, path, last_seen in machines:
+        if last_seen is None or now - last_seen <= threshold:
+            continue
+        silent.append(machine_id)
+        message = (
+            f"no reading for {human_duration((now - last_seen).total_seconds())} "
+            f"(threshold {human_duration(settings.silent_after_s)})"
+        )
+        alert = alerts.raise_or_update(session, machine_id, RULE, SEVERITY, message, now)
+        if alert.count == 1:
+            opened += 1
+            log.warning("machine %s is silent: %s", path, message)
+    resolved = alerts.resolve_cleared(session, RULE, silent, now)
+    if resolved:
+        log.info("%d silent machine(s) report again: alerts resolved", resolved)
+    return {
+        "checked": sum(1 for _, _, seen in machines if seen is not None),
+        "silent": len(silent),
+        "opened": opened,
+        "updated": len(silent) - opened,
+        "resolved": resolved,
+    }
