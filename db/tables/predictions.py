@@ -11,10 +11,12 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -71,6 +73,13 @@ class Alert(Base):
 
     __tablename__ = "alerts"
     __table_args__ = (
+        Index(
+            "uq_alerts_active_machine_rule",
+            "machine_id",
+            "rule",
+            unique=True,
+            postgresql_where=text("state IN ('open', 'acknowledged')"),
+        ),
         CheckConstraint(f"state IN {ALERT_STATES!r}", name="state"),
         CheckConstraint(f"severity IN {SEVERITIES!r}", name="severity"),
     )

@@ -186,6 +186,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
     )
     op.create_index(op.f("ix_alerts_machine_id"), "alerts", ["machine_id"], unique=False)
+    op.create_index(
+        "uq_alerts_active_machine_rule",
+        "alerts",
+        ["machine_id", "rule"],
+        unique=True,
+        postgresql_where=sa.text("state IN ('open', 'acknowledged')"),
+    )
     op.create_table(
         "machine_events",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -250,6 +257,7 @@ def downgrade() -> None:
     op.drop_table("predictions")
     op.drop_index(op.f("ix_machine_events_machine_id"), table_name="machine_events")
     op.drop_table("machine_events")
+    op.drop_index("uq_alerts_active_machine_rule", table_name="alerts")
     op.drop_index(op.f("ix_alerts_machine_id"), table_name="alerts")
     op.drop_table("alerts")
     op.drop_table("machines")
