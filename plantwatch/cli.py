@@ -250,12 +250,18 @@ def import_readings(
     ],
 ) -> None:
     """Import historical readings (idempotent: importing a file twice adds nothing)."""
-    from ingest.importer import import_readings_csv
+    from ingest.importer import CsvFormatError, import_readings_csv
 
     settings = _settings()
     _database_url(settings)
-    summary = import_readings_csv(settings, file)
+    try:
+        summary = import_readings_csv(settings, file)
+    except CsvFormatError as error:
+        err(f"{file}: {error}", err=True)
+        raise typer.Exit(2) from error
     err(str(summary))
+    if summary.bad_rows:
+        raise typer.Exit(1)
 
 
 @import_app.command("events")

@@ -10,6 +10,8 @@ Each test that uses `db_url` starts from empty tables.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,10 +66,15 @@ class PostgresUnderTest:
 
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresUnderTest]:
-    server = PostgresUnderTest(tmp_path_factory.mktemp("postgres"))
+    # Outside pytest's basetemp: a concurrent pytest session resets that folder's mode, and the
+    # embedded server (running as its own `pgserver` user when we are root) then loses its data.
+    base = Path(tempfile.mkdtemp(prefix="plantwatch-test-pg-"))
+    base.chmod(0o755)
+    server = PostgresUnderTest(base)
     server.start()
     yield server
     server.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

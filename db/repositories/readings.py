@@ -58,7 +58,9 @@ def insert_readings(session: Session, rows: list[ReadingRow]) -> set[tuple[int, 
         f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
         '(machine_id int4, ts timestamptz, seq int8, "values" float8[]) ON COMMIT DELETE ROWS'
     )
-    connection.exec_driver_sql(f"TRUNCATE {_STAGE}")
+    # ON COMMIT DELETE ROWS empties the stage at each commit; this covers two calls in one transaction
+    # (DELETE, not TRUNCATE: TRUNCATE would give the table a new file, a catalog write, every batch).
+    connection.exec_driver_sql(f"DELETE FROM {_STAGE}")
     driver = connection.connection.driver_connection
     assert driver is not None
     with (

@@ -157,7 +157,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_seq", sa.Integer(), nullable=True),
+        sa.Column("last_seq", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(["line_id"], ["lines.id"], name=op.f("fk_machines_line_id_lines")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_machines")),
         sa.UniqueConstraint("external_code", name=op.f("uq_machines_external_code")),

@@ -1,0 +1,108 @@
+"""Durable writes: a batch in one transaction, retried while PostgreSQL is unreachable, isolated when refused.
+
+Shared by the MQTT ingestor and the CSV importer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy.orm import Session, sessionmaker
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    stop_never,
+    stop_when_event_set,
+    wait_exponential,
+)
+
+from db.engine import transaction
+from db.partitions import ensure_daily_partitions
+from db.repositories.dead_letters import NewDeadLetter, add_dead_letters
+from ingest.errors import is_database_error, is_transient
+from ingest.writer import BatchResult, Incoming, write_batch
+
+log = logging.getLogger(__name__)
+
+
+def retrying(stop: threading.Event, what: str, *, give_up_after_s: float | None = None) -> Retrying:
+    """Retry while PostgreSQL is unreachable, with backoff up to 10 s, until `stop` is set or
+    `give_up_after_s` have passed (then the last error is raised)."""
+
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return Retrying(
+        retry=retry_if_exception(is_transient),
+        wait=wait_exponential(multiplier=0.25, max=10),
+        stop=stop_when_event_set(stop)
+        | (stop_after_delay(give_up_after_s) if give_up_after_s is not None else stop_never),
+        sleep=sleep,
+        before_sleep=lambda state: log.warning(
+            "database unavailable (%s); retrying %s",
+            state.outcome.exception() if state.outcome else "?",
+            what,
+        ),
+        reraise=True,
+    )
+
+
+def write_isolating(
+    factory: sessionmaker[Session], items: Sequence[Incoming], *, auto_register: bool
+) -> BatchResult:
+    """Write the batch in one transaction. If the database refuses it (rather than being unreachable),
+    write its messages one by one, so that a message it refuses becomes a `db_error` dead letter
+    instead of blocking the stream. Transient errors propagate (the caller retries)."""
+    try:
+        with transaction(factory) as session:
+            return write_batch(session, items, auto_register=auto_register)
+    except Exception as error:
+        if is_transient(error) or not is_database_error(error):
+            raise
+        refused = error
+    if len(items) > 1:
+        log.error(
+            "the database refused a batch of %d messages (%s); writing them one by one", len(items), refused
+        )
+        outcomes: list[str] = []
+        for item in items:
+            outcomes.extend(write_isolating(factory, [item], auto_register=auto_register).outcomes)
+        return BatchResult(outcomes)
+    item = items[0]
+    log.error("the database refused a message on %s: %s", item.topic, refused)
+    letter = NewDeadLetter(item.topic, item.payload, "db_error", str(refused)[:2000], item.received_at)
+    with transaction(factory) as session:
+        add_dead_letters(session, [letter])
+    return BatchResult(["db_error"])
+
+
+def ensure_partitions(
+    factory: sessionmaker[Session],
+    first: date,
+    last: date,
+    stop: threading.Event,
+    *,
+    give_up_after_s: float | None = None,
+) -> bool:
+    """Daily readings partitions for [first, last]; False if `stop` was set while PostgreSQL was down."""
+
+    def ensure() -> None:
+        with transaction(factory) as session:
+            created = ensure_daily_partitions(session, first, last)
+        if created:
+            log.info("created readings partitions %s", ", ".join(created))
+
+    try:
+        retrying(stop, "creating readings partitions", give_up_after_s=give_up_after_s)(ensure)
+    except Exception as error:
+        if is_transient(error):
+            return False
+        if not is_database_error(error):
+            raise
+        # Another process creating the same partition, say; the default partition still takes every row.
+        log.warning("could not create readings partitions (%s); going on", error)
+    return True
