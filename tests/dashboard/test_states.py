@@ -50,7 +50,7 @@ def test_refused_key_asks_for_a_valid_one_and_pasting_one_logs_in(
 
     assert not at.error
     assert at.metric[0].value == "4"
-    assert at.sidebar.caption[0].value == "API key set"
+    assert at.sidebar.caption[0].value == "Logged in as **dash-engineer** (engineer)"
 
 
 def test_without_a_key_the_sidebar_asks_for_one_and_logout_forgets_it(
@@ -74,7 +74,9 @@ def test_without_a_key_the_sidebar_asks_for_one_and_logout_forgets_it(
 
 def test_logout_also_sets_aside_the_key_from_the_environment(dashboard_env: Seed) -> None:
     at = app_test().run()
-    assert at.sidebar.caption[0].value == "API key set (from PLANTWATCH_API_KEY)"
+    assert (
+        at.sidebar.caption[0].value == "Logged in as **dash-engineer** (engineer) (from PLANTWATCH_API_KEY)"
+    )
 
     at.sidebar.button(key="pw_logout").click().run()
 
