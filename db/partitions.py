@@ -70,4 +70,10 @@ def include_in_autogenerate(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
     """Alembic `include_object` hook: partitions of readings are made at run time, not by migrations."""
-    return not (type_ == "table" and reflected and name is not None and name.startswith("readings_"))
+    return not (type_ == "table" and reflected and name is not None and is_partition_name(name))
+
+
+def is_partition_name(name: str) -> bool:
+    return name == DEFAULT_PARTITION or (
+        name.startswith("readings_") and name[9:].isdigit() and len(name) == 17
+    )

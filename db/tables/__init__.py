@@ -5,7 +5,7 @@ from db.tables.assets import Line, Machine, Sensor, Site
 from db.tables.events import DeadLetter, Inspection, MachineEvent
 from db.tables.operations import ApiKey, JobRequest, JobRun
 from db.tables.predictions import Alert, ModelVersion, Prediction
-from db.tables.readings import Reading
+from db.tables.readings import Reading, ReadingRollup1h, ReadingRollup1m, RollupState
 
 __all__ = [
     "Alert",
@@ -21,6 +21,9 @@ __all__ = [
     "ModelVersion",
     "Prediction",
     "Reading",
+    "ReadingRollup1h",
+    "ReadingRollup1m",
+    "RollupState",
     "Sensor",
     "Site",
 ]

@@ -50,6 +50,7 @@ class Machine(Base):
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    seq_gaps: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     line: Mapped[Line] = relationship(back_populates="machines")
     sensors: Mapped[list[Sensor]] = relationship(back_populates="machine", order_by="Sensor.position")

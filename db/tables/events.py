@@ -35,6 +35,8 @@ class DeadLetter(Base):
     reason: Mapped[str] = mapped_column(String(32), index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replay_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replay_error: Mapped[str | None] = mapped_column(Text)
 
 
 class MachineEvent(Base):

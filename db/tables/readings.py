@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Integer
+from sqlalchemy import BigInteger, DateTime, Float, Integer, String
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,3 +26,31 @@ class Reading(Base):
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     seq: Mapped[int | None] = mapped_column(BigInteger)
     values: Mapped[list[float | None]] = mapped_column(ARRAY(Float))
+
+
+class _Rollup:
+    """Per-bucket aggregates of readings, wide like readings: element `position` is one sensor's."""
+
+    machine_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    n: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    avg: Mapped[list[float | None]] = mapped_column(ARRAY(Float))
+    min: Mapped[list[float | None]] = mapped_column(ARRAY(Float))
+    max: Mapped[list[float | None]] = mapped_column(ARRAY(Float))
+
+
+class ReadingRollup1m(_Rollup, Base):
+    __tablename__ = "readings_1m"
+
+
+class ReadingRollup1h(_Rollup, Base):
+    __tablename__ = "readings_1h"
+
+
+class RollupState(Base):
+    """How far each rollup has been computed (its watermark), so upkeep is incremental."""
+
+    __tablename__ = "rollup_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    done_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
