@@ -1,0 +1,71 @@
+"""What every CLI command shares: settings and logging, required URLs, a clean stop on signals."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from plantwatch.settings import Settings, get_settings
+
+err = typer.echo
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def settings() -> Settings:
+    settings = get_settings()
+    setup_logging(settings)
+    return settings
+
+
+def database_url(settings: Settings) -> str:
+    if not settings.database_url:
+        err(
+            "DATABASE_URL is not set. Point it at PostgreSQL (postgresql://user:pass@host:5432/db), "
+            "or run `plantwatch up`, which starts an embedded database.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return settings.database_url
+
+
+def require_mqtt(settings: Settings) -> None:
+    if not settings.mqtt_url:
+        err(
+            "MQTT_URL is not set. Point it at your broker (mqtt://host:1883), "
+            "or run `plantwatch up`, which starts an embedded broker.",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+def run_until_signal(run: Callable[[threading.Event], None]) -> None:
+    """Run a component until SIGINT/SIGTERM, which ask it to stop cleanly (no traceback)."""
+    stop = threading.Event()
+
+    def ask_to_stop(signum: int, _frame: object) -> None:
+        logging.getLogger("plantwatch").info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, ask_to_stop)
+    signal.signal(signal.SIGTERM, ask_to_stop)
+    run(stop)
+
+
+def session_factory() -> sessionmaker[Session]:
+    """A session factory on DATABASE_URL, for one-shot admin commands."""
+    from db.engine import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(database_url(settings())))
