@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of every component."
     )
+    metrics_port: int | None = Field(
+        default=None,
+        description="Port on which a long-running process (ingest, scheduler, simulator) serves Prometheus "
+        "/metrics; unset: none. Give each process its own (`up` does).",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Address the /metrics endpoint listens on.")
 
     # --- embedded services (used by `up` only when the URLs above are unset) --------------------
     embedded_mqtt_broker: Literal["auto", "mosquitto", "amqtt"] = Field(
