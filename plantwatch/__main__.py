@@ -1,5 +1,5 @@
 """`python -m plantwatch` runs the CLI (how `up` starts its components)."""
 
-from plantwatch.cli import app
+from plantwatch.cli import main
 
-app(prog_name="plantwatch")
+main()

@@ -101,7 +101,10 @@ class EmbeddedBroker:
         command = self._mosquitto_command(mosquitto) if mosquitto else self._amqtt_command()
         self.kind = "mosquitto" if mosquitto else "amqtt"
         log = open(self.work_dir / f"{self.kind}.log", "ab")  # noqa: SIM115 - kept open for the child
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.work_dir)
+        # Its own session: a terminal's Ctrl-C must not stop the broker before ingest has acknowledged.
+        self.process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=self.work_dir, start_new_session=True
+        )
         if not wait_for_port(self.port, timeout_s):
             self.stop()
             raise RuntimeError(

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from db.base import utcnow
@@ -43,6 +43,12 @@ def authenticate(session: Session, plaintext: str) -> ApiKey | None:
     return session.scalar(
         select(ApiKey).where(ApiKey.key_hash == hash_key(plaintext), ApiKey.revoked_at.is_(None))
     )
+
+
+def replace_key(session: Session, name: str, role: str) -> str:
+    """Delete every key with this name and issue a fresh one (for keys `up` hands its components)."""
+    session.execute(delete(ApiKey).where(ApiKey.name == name))
+    return create_key(session, name, role)[1]
 
 
 def list_keys(session: Session) -> Sequence[ApiKey]:

@@ -12,7 +12,7 @@ from plantwatch.cli import common
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys (stored hashed; shown once on creation).", no_args_is_help=True)
 import_app = typer.Typer(help="Import a plant's history from CSV files.", no_args_is_help=True)
-err = typer.echo
+err = common.err
 
 
 @db_app.command("upgrade")
@@ -20,7 +20,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     """Migrate the database schema to the latest version (or REVISION)."""
     from db.migrate import upgrade
 
-    upgrade(common.database_url(common.settings()), revision)
+    upgrade(common.database_url(common.settings(), embedded_ok=True), revision)
     err(f"database migrated to {revision}")
 
 
@@ -38,7 +38,7 @@ def apikey_create(
         with transaction(factory) as session:
             key, plaintext = create_key(session, name, role)
     except UnknownRoleError as error:
-        err(str(error), err=True)
+        err(str(error))
         raise typer.Exit(2) from error
     err(f"Created key #{key.id} '{name}' with role {role}. It is shown only now; store it safely:")
     typer.echo(plaintext)
@@ -58,7 +58,9 @@ def apikey_list() -> None:
 
 
 @apikey_app.command("revoke")
-def apikey_revoke(key_id: Annotated[int, typer.Argument(help="Key number, from `apikey list`.")]) -> None:
+def apikey_revoke(
+    key_id: Annotated[int, typer.Argument(help="Key number, from `apikey list`.", min=1, max=2**31 - 1)],
+) -> None:
     """Revoke an API key at once."""
     from db.engine import transaction
     from services.api_keys import revoke
@@ -67,7 +69,7 @@ def apikey_revoke(key_id: Annotated[int, typer.Argument(help="Key number, from `
     with transaction(factory) as session:
         revoked = revoke(session, key_id)
     if not revoked:
-        err(f"no active key #{key_id}", err=True)
+        err(f"no active key #{key_id}")
         raise typer.Exit(1)
     err(f"key #{key_id} revoked")
 
@@ -75,18 +77,21 @@ def apikey_revoke(key_id: Annotated[int, typer.Argument(help="Key number, from `
 @import_app.command("readings")
 def import_readings(
     file: Annotated[
-        Path, typer.Argument(help="CSV: machine,ts,sensor,value or machine,ts,<sensor>...", exists=True)
+        Path,
+        typer.Argument(
+            help="CSV: machine,ts,sensor,value or machine,ts,<sensor>...", exists=True, dir_okay=False
+        ),
     ],
 ) -> None:
     """Import historical readings (idempotent: importing a file twice adds nothing)."""
     from ingest.importer import CsvFormatError, import_readings_csv
 
     settings = common.settings()
-    common.database_url(settings)
+    settings = settings.model_copy(update={"database_url": common.database_url(settings, embedded_ok=True)})
     try:
         summary = import_readings_csv(settings, file)
     except CsvFormatError as error:
-        err(f"{file}: {error}", err=True)
+        err(f"{file}: {error}")
         raise typer.Exit(2) from error
     err(str(summary))
     if summary.bad_rows:
@@ -95,7 +100,9 @@ def import_readings(
 
 @import_app.command("events")
 def import_events(
-    file: Annotated[Path, typer.Argument(help="CSV: machine,kind,ts[,note][,work_order_id]", exists=True)],
+    file: Annotated[
+        Path, typer.Argument(help="CSV: machine,kind,ts[,note][,work_order_id]", exists=True, dir_okay=False)
+    ],
 ) -> None:
     """Import a failure and maintenance log (the labels the models learn from)."""
     from db.engine import transaction
@@ -106,10 +113,10 @@ def import_events(
         with transaction(factory) as session:
             summary = import_events_csv(session, file)
     except EventImportError as error:
-        err(f"{file}: {error}", err=True)
+        err(f"{file}: {error}")
         raise typer.Exit(2) from error
     for row_error in summary.errors:
-        err(f"{file}:{row_error.line}: {row_error.reason}", err=True)
+        err(f"{file}:{row_error.line}: {row_error.reason}")
     err(
         f"{summary.imported} events imported, {summary.duplicates} already present, "
         f"{len(summary.errors)} rows refused"

