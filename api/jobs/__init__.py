@@ -1,0 +1,1 @@
+"""Jobs over HTTP: their runs, and requests that the scheduler run one now."""

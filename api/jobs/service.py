@@ -1,0 +1,60 @@
+"""Rules of the jobs endpoints: the web process only records requests; the scheduler runs jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from api.errors import ApiError, not_found
+from api.jobs.schemas import JobOut, JobRequestOut, JobRunOut
+from api.pagination import Page, decode_id_cursor, encode_cursor
+from db.repositories import job_runs
+from db.tables import JobRequest
+from services import job_requests
+
+
+def list_jobs(session: Session) -> list[JobOut]:
+    jobs = []
+    for name in job_requests.JOB_NAMES:
+        last = job_runs.list_runs(session, job_name=name, limit=1)
+        jobs.append(JobOut(name=name, last_run=JobRunOut.model_validate(last[0]) if last else None))
+    return jobs
+
+
+def list_runs(
+    session: Session, *, job_name: str | None, status: str | None, cursor: str | None, limit: int
+) -> Page[JobRunOut]:
+    before = decode_id_cursor(cursor) or None
+    runs = job_runs.list_runs(session, job_name=job_name, status=status, before_id=before, limit=limit + 1)
+    items = [JobRunOut.model_validate(run) for run in runs[:limit]]
+    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(runs) > limit else None)
+
+
+def request_run(session: Session, job_name: str, params: dict[str, Any], requested_by: str) -> JobRequestOut:
+    try:
+        request = job_requests.request_job(session, job_name, params, requested_by)
+    except job_requests.UnknownJobError as error:
+        raise ApiError(404, str(error)) from error
+    session.flush()
+    return _request_out(session, request)
+
+
+def get_request(session: Session, request_id: int) -> JobRequestOut:
+    request = job_runs.get_request(session, request_id) if 0 < request_id < 2**63 else None
+    if request is None:
+        raise not_found(f"no job request {request_id}")
+    return _request_out(session, request)
+
+
+def _request_out(session: Session, request: JobRequest) -> JobRequestOut:
+    run = job_runs.get_run(session, request.job_run_id) if request.job_run_id else None
+    return JobRequestOut(
+        id=request.id,
+        job_name=request.job_name,
+        params=request.params,
+        requested_by=request.requested_by,
+        requested_at=request.requested_at,
+        picked_at=request.picked_at,
+        run=JobRunOut.model_validate(run) if run else None,
+    )
