@@ -2,7 +2,7 @@
 
 This module is a leaf: it imports nothing of ours, and every package may read it through
 `get_settings()`. `DATABASE_URL` and `MQTT_URL` keep their conventional unprefixed names; all other
-settings are `PLANTWATCH_<NAME>`. docs/configuration.md lists them all (a test keeps it complete).
+settings are `PLANTWATCH_<NAME>`. The README's configuration table lists them all (a test keeps it complete).
 """
 
 from __future__ import annotations
@@ -67,6 +67,24 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts:// brokers.")
     mqtt_cert_file: Path | None = Field(default=None, description="Client certificate for mqtts://.")
     mqtt_key_file: Path | None = Field(default=None, description="Client key for mqtts://.")
+    mqtt_protocol: Literal["auto", "5", "3.1.1"] = Field(
+        default="auto",
+        description="MQTT version of the ingestor: `auto` tries MQTT 5 and falls back to 3.1.1 when the "
+        "broker does not answer it (amqtt is 3.1.1 only).",
+    )
+    mqtt_session_expiry_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        description="MQTT 5 Session Expiry Interval of the ingestor's persistent session: how long the "
+        "broker keeps its subscription and unacknowledged messages while it is away.",
+    )
+    mqtt_receive_maximum: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="MQTT 5 Receive Maximum (unacknowledged messages in flight to an ingestor); unset: "
+        "4 × ingest_batch_messages, so that batches fill while the previous one commits.",
+    )
 
     # --- ingest ----------------------------------------------------------------------------------
     ingest_batch_messages: int = Field(
@@ -83,6 +101,43 @@ class Settings(BaseSettings):
     )
     ingest_auto_register: bool = Field(
         default=True, description="Register unknown machines and sensors on first sight."
+    )
+    ingest_shared_group: str | None = Field(
+        default=None,
+        description="MQTT 5 shared-subscription group (`$share/<group>/...`) that ingest replicas join to "
+        "share the load (docker-compose.yml sets `plantwatch`); unset: a plain subscription, for a single "
+        "ingestor. docs/scaling.md explains how to add and retire replicas.",
+    )
+    ingest_spool_max_bytes: int = Field(
+        default=1 << 30,
+        ge=0,
+        description="Size of the local durable spool (under var_dir/spool/<client id>) that takes batches "
+        "while PostgreSQL is down or slow; when full, ingest stops acknowledging. 0: no spool.",
+    )
+    ingest_slow_commit_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="A batch not committed within this many seconds goes to the spool instead, and so do "
+        "the following ones until the spool is drained.",
+    )
+    ingest_allowed_machines: list[str] = Field(
+        default_factory=lambda: ["*/*/*"],
+        min_length=1,
+        description="Which unknown machines may be auto-registered: fnmatch patterns over the path "
+        'site/line/machine (JSON list, e.g. ["site-1/*"]; `*` also matches `/`). Registered machines '
+        "are always accepted; others are dead-lettered as `not_allowed`.",
+    )
+    ingest_max_new_machines_per_hour: int = Field(
+        default=1000,
+        ge=0,
+        description="At most this many machines registered in any hour (all ingestors together); "
+        "beyond it, new machines are dead-lettered as `registration_cap`.",
+    )
+    ingest_replay_poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often an ingestor replays the dead letters whose replay was asked for "
+        "through the API.",
     )
 
     # --- API -------------------------------------------------------------------------------------
@@ -118,6 +173,15 @@ class Settings(BaseSettings):
     )
     silent_check_interval_s: int = Field(default=60, ge=1, description="Period of the silent-machine check.")
     partition_days_ahead: int = Field(default=7, ge=1, description="Daily readings partitions kept ahead.")
+    rollup_interval_s: int = Field(
+        default=60, ge=1, description="Period of the `rollups` job (1-minute and 1-hour reading aggregates)."
+    )
+    rollup_lateness_s: int = Field(
+        default=600,
+        ge=0,
+        description="Each `rollups` run recomputes this much before its last watermark, so readings that "
+        "arrive up to this late are in the aggregates; older ones need a backfill request (start, end).",
+    )
     job_request_poll_s: float = Field(
         default=2.0, gt=0, description="How often the scheduler picks up job requests from the API."
     )

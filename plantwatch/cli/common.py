@@ -25,6 +25,8 @@ def setup_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.log_level != "DEBUG":  # one line per HTTP request drowns what matters
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def settings() -> Settings:

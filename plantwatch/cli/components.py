@@ -50,10 +50,21 @@ def simulate(
     truncated: Annotated[
         bool, typer.Option(help="The C-MAPSS file is test-format: engines end without a failure.")
     ] = False,
-    sites: Annotated[int | None, typer.Option(help="Sites to simulate.", min=1)] = None,
-    lines: Annotated[int | None, typer.Option(help="Lines per site.", min=1)] = None,
-    machines: Annotated[int | None, typer.Option(help="Machines per line.", min=1)] = None,
-    interval: Annotated[float | None, typer.Option(help="Seconds between readings.", min=0.001)] = None,
+    sites: Annotated[
+        int | None, typer.Option(help="Sites to simulate [default: PLANTWATCH_SIMULATE_SITES, 1].", min=1)
+    ] = None,
+    lines: Annotated[
+        int | None, typer.Option(help="Lines per site [default: PLANTWATCH_SIMULATE_LINES, 2].", min=1)
+    ] = None,
+    machines: Annotated[
+        int | None, typer.Option(help="Machines per line [default: PLANTWATCH_SIMULATE_MACHINES, 5].", min=1)
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds between readings [default: PLANTWATCH_SIMULATE_INTERVAL_S, 1.0].", min=0.001
+        ),
+    ] = None,
 ) -> None:
     """Publish simulated production lines (degrading machines, failures, repairs) over MQTT."""
     from plantwatch.simulator import run_simulator
