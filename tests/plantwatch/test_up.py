@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from plantwatch.embedded import free_port
@@ -86,3 +87,21 @@ def test_up_embedded_end_to_end(tmp_path: Path) -> None:
     assert code == 0, output.read_text()[-3000:]
     assert "plantwatch stopped." in output.read_text()
     assert "Traceback" not in output.read_text()
+    for log in (tmp_path / "var" / "logs").glob("*.log"):
+        assert "Traceback" not in log.read_text(errors="replace"), f"{log.name}:\n{log.read_text()[-3000:]}"
+    assert _leftovers(tmp_path) == [], "processes still running after up stopped"
+
+
+def _leftovers(tmp_path: Path) -> list[str]:
+    """Processes started by this `up` (they run in, or name, its folder) that are still alive."""
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        try:
+            cmdline = " ".join(process.info["cmdline"] or [])
+            if process.pid != os.getpid() and (
+                str(tmp_path) in cmdline or process.info["cwd"] == str(tmp_path)
+            ):
+                found.append(f"{process.pid}: {cmdline}")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
