@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 DEFAULT_PARTITION = "readings_default"
+PARTITION_LOCK = 7303  # pg_advisory_xact_lock key of partition creation
 
 
 def partition_name(day: date) -> str:
@@ -31,6 +32,8 @@ def existing_partitions(session: Session) -> set[str]:
 
 def ensure_daily_partitions(session: Session, first: date, last: date) -> list[str]:
     """Create a partition for every day in [first, last] that lacks one; returns those created."""
+    # Every ingestor and the scheduler's job do this: serialised, the later ones find them made.
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PARTITION_LOCK})
     have = existing_partitions(session)
     created: list[str] = []
     day = first
