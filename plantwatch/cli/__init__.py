@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import typer
 
-from plantwatch.cli import admin, components
+from plantwatch.cli import admin, components, dead_letters
+from plantwatch.cli.failures import run_explaining_failures
 
 app = typer.Typer(
     help="plantwatch: predictive maintenance and quality control for factories.",
@@ -21,3 +22,9 @@ app.registered_commands += components.app.registered_commands
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.apikey_app, name="apikey")
 app.add_typer(admin.import_app, name="import")
+app.add_typer(dead_letters.app, name="deadletters")
+
+
+def main() -> None:
+    """The `plantwatch` console script: the CLI, with fixable failures explained in one line."""
+    run_explaining_failures(lambda: app(prog_name="plantwatch"))

@@ -1,0 +1,1 @@
+"""Dead letters: what ingest refused, listed and summarised, and replays asked for."""
