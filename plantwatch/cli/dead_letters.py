@@ -12,7 +12,7 @@ from rich.table import Table
 from plantwatch.cli import common
 
 app = typer.Typer(help="Messages ingest refused: list them, replay them after a fix.", no_args_is_help=True)
-err = typer.echo
+err = common.err
 DETAIL_CHARS = 80
 
 
@@ -83,16 +83,14 @@ def replay(
     if not ids and reason is None and not all_letters:
         err(
             "say which dead letters to replay: --id N (repeatable), --reason REASON, or --all; "
-            "`plantwatch deadletters list` shows them",
-            err=True,
-        )
+            "`plantwatch deadletters list` shows them")
         raise typer.Exit(2)
     if all_letters and (ids or reason is not None):
-        err("--all replays every open letter; leave out --id and --reason with it", err=True)
+        err("--all replays every open letter; leave out --id and --reason with it")
         raise typer.Exit(2)
     settings = common.settings()
     summary = replay_dead_letters(common.session_factory(), settings, ids=ids or None, reason=reason)
     err(str(summary))
     if summary.failed or summary.not_replayable:
-        err("`plantwatch deadletters list --open` shows why the others were refused", err=True)
+        err("`plantwatch deadletters list --open` shows why the others were refused")
         raise typer.Exit(1)
