@@ -12,6 +12,14 @@ DEAD_LETTERS = Counter(
     "plantwatch_ingest_dead_letters_total", "Messages dead-lettered, by reason", ["reason"]
 )
 SEQ_GAPS = Counter("plantwatch_ingest_seq_gaps_total", "Missing sequence numbers detected")
+SEQ_LATE = Counter(
+    "plantwatch_ingest_seq_late_total", "Late readings that filled a sequence number counted missing"
+)
+REPLAYED = Counter(
+    "plantwatch_ingest_dead_letters_replayed_total",
+    "Dead letters replayed, by outcome (stored, duplicate, not_replayable, or the reason refused again)",
+    ["outcome"],
+)
 BATCH_SIZE = Histogram(
     "plantwatch_ingest_batch_messages",
     "Messages per database batch",

@@ -1,227 +1,241 @@
-"""The ingestor: MQTT telemetry → validated batches → PostgreSQL, acknowledged only after commit.
+"""The ingestor: MQTT telemetry → validated batches → PostgreSQL, acknowledged only once durable.
 
-Threads: paho's network thread puts received messages on a bounded queue (so a slow database pushes
-back on the broker instead of filling memory); the calling thread takes batches of up to
-`ingest_batch_messages` messages or `ingest_flush_ms`, writes each batch in one transaction, and only
-then acknowledges its messages (manual PUBACK). A crash before the commit loses nothing: the broker
-keeps the unacknowledged messages of our persistent session (clean_session=False) and redelivers them;
-the writer recognises redeliveries as duplicates. When PostgreSQL is unreachable the batch is retried
-with backoff, unacknowledged, until it is written or `stop` is set.
+Threads: paho's network thread puts received messages on a bounded queue, as large as the MQTT 5
+Receive Maximum (on 3.1.1 a full queue holds the network thread: back-pressure on the broker). The
+calling thread (the pump) takes batches of up to `ingest_batch_messages` messages or
+`ingest_flush_ms`, makes each durable and only then acknowledges its messages (manual PUBACK).
+Durable means committed in PostgreSQL — written on the writer thread, waited for at most
+`ingest_slow_commit_s` — or, while PostgreSQL is unreachable or slow and until the spool is empty
+again, appended and fsynced to the local spool (ingest/spool.py), which the drainer thread
+(ingest/drainer.py) writes to PostgreSQL when it can. When the spool is full the pump waits,
+acknowledging nothing: the broker stops at the in-flight window and keeps the rest. A crash loses
+nothing: the broker redelivers what was not acknowledged (persistent session), the next start drains
+the spool, and the writer drops redeliveries as duplicates. Without a spool
+(`ingest_spool_max_bytes=0`) a batch is retried, unacknowledged, until PostgreSQL takes it.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
-from ingest.durable import ensure_partitions, retrying, write_isolating
+from ingest import metrics
+from ingest.drainer import Drainer
+from ingest.durable import retrying, write_raw
 from ingest.errors import is_transient
-from ingest.messages import parse_telemetry
-from ingest.mqtt import make_client
+from ingest.mqtt import connect_persistent, end_session, receive_maximum
+from ingest.policy import IngestPolicy
+from ingest.receiver import Link, Received, callbacks, collect
+from ingest.replay import start_replay_poller
+from ingest.spool import RawMessage, Spool
 from ingest.stats import IngestStats
-from ingest.writer import BatchResult, Incoming
+from ingest.writer import BatchResult
+from plantwatch.metrics import serve_metrics
 from plantwatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class _Received:
-    mid: int
-    qos: int
-    topic: str
-    payload: bytes
-    received_at: datetime
+Write = Callable[[Sequence[RawMessage]], BatchResult]
 
 
-def telemetry_filter(settings: Settings) -> str:
-    return f"{settings.mqtt_topic_root.rstrip('/')}/+/+/+/telemetry"
+RETIRE_IDLE_S = 3.0  # a retiring replica ends its session once its broker queue has been quiet this long
 
 
 def run_ingestor(
-    settings: Settings, stop: threading.Event | None = None, *, ready: threading.Event | None = None
+    settings: Settings,
+    stop: threading.Event | None = None,
+    *,
+    ready: threading.Event | None = None,
+    retire: bool = False,
 ) -> None:
-    """Ingest until `stop` is set; `ready` (optional) is set once the subscription is confirmed."""
+    """Ingest until `stop` is set; `ready` (optional) is set once the subscription is confirmed.
+
+    `retire=True` takes a replica out of a shared subscription for good: it unsubscribes, ingests
+    what the broker still holds for its session and what its spool holds, then ends the session
+    (the broker forgets it) and returns."""
     stop = stop or threading.Event()
     if not settings.database_url:
         raise ValueError("DATABASE_URL is not set; `plantwatch up` starts an embedded PostgreSQL when unset")
-    engine = make_engine(settings.database_url, pool_size=2)
-    inbox: queue.Queue[_Received] = queue.Queue(maxsize=max(1000, 4 * settings.ingest_batch_messages))
-    closing = threading.Event()
+    spool = open_spool(settings)  # first: it refuses a second process with our client id
     try:
-        client = _start_client(settings, inbox, closing, ready)
-        try:
-            _pump(settings, make_session_factory(engine), client, inbox, stop)
-        finally:
-            closing.set()
-            client.disconnect()  # queued PUBACKs go out before the DISCONNECT
-            client.loop_stop()
+        _run(settings, settings.database_url, spool, stop, Link(_inbox(settings), ready, retire))
     finally:
-        engine.dispose()
+        if spool is not None:
+            spool.close()
         log.info("ingestor stopped")
 
 
-def _pump(
-    settings: Settings,
-    factory: sessionmaker[Session],
-    client: mqtt.Client,
-    inbox: queue.Queue[_Received],
-    stop: threading.Event,
+def _inbox(settings: Settings) -> queue.Queue[Received]:
+    return queue.Queue(maxsize=max(1000, receive_maximum(settings)))
+
+
+def _run(
+    settings: Settings, database_url: str, spool: Spool | None, stop: threading.Event, link: Link
 ) -> None:
-    """Batches from the queue → database → acknowledgements, until stopped and drained."""
-    partitions_day = _ensure_partitions(factory, settings.partition_days_ahead, stop)
-    stats = IngestStats()
-    while partitions_day is not None:
-        batch = _collect(inbox, settings.ingest_batch_messages, settings.ingest_flush_ms / 1000, stop)
-        if batch:
-            result = _write_with_retry(factory, settings, batch, stop)
-            if result is None:
-                log.info("stopped with %d messages unwritten; the broker will redeliver them", len(batch))
-                return
-            for received in batch:
-                client.ack(received.mid, received.qos)
+    """Everything but the spool: metrics, database, drainer and writer threads, MQTT, the pump."""
+    serve_metrics(settings, "ingest")
+    engine = make_engine(database_url, pool_size=4)
+    factory = make_session_factory(engine)
+    start_replay_poller(make_session_factory(engine), settings, stop)  # dead letters the API marked
+    policy = IngestPolicy.from_settings(settings)
+    stats, stats_lock = IngestStats(), threading.Lock()
+
+    def write(batch: Sequence[RawMessage]) -> BatchResult:
+        result = write_raw(factory, settings, policy, batch)
+        with stats_lock:
             stats.add(result)
-        stats.log_if_due(log)
-        if stop.is_set() and inbox.empty():
+        return result
+
+    background = threading.Event()  # the drainer outlives the pump, which may still spool
+    drainer = Drainer(factory, settings, spool, write, background)
+    writer = _Writer(write)
+    try:
+        drainer.start().partitions_tried.wait(settings.ingest_slow_commit_s)
+        connected = connect_persistent(settings, callbacks(settings, link), stop)
+        if connected is None:
             return
-        if datetime.now(UTC).date() != partitions_day:
-            partitions_day = (
-                _ensure_partitions(factory, settings.partition_days_ahead, stop) or partitions_day
-            )
-
-
-def _start_client(
-    settings: Settings,
-    inbox: queue.Queue[_Received],
-    closing: threading.Event,
-    ready: threading.Event | None,
-) -> mqtt.Client:
-    client, address = make_client(settings, settings.mqtt_client_id, clean_session=False)
-    client.manual_ack_set(True)
-    topic_filter = telemetry_filter(settings)
-
-    def on_connect(
-        client: mqtt.Client, _userdata: object, flags: mqtt.ConnectFlags, reason: object, _props: object
-    ) -> None:
-        if getattr(reason, "is_failure", False):
-            log.error("broker %s:%d refused the connection: %s", address.host, address.port, reason)
-            return
-        log.info(
-            "connected to %s:%d as %r (session present: %s); subscribing to %s",
-            address.host,
-            address.port,
-            settings.mqtt_client_id,
-            flags.session_present,
-            topic_filter,
-        )
-        client.subscribe(topic_filter, qos=1)
-
-    def on_subscribe(
-        _c: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode], _p: Properties | None
-    ) -> None:
-        if any(r.is_failure for r in reasons):
-            log.error("broker refused the subscription to %s: %s", topic_filter, reasons)
-        elif ready is not None:
-            ready.set()
-
-    def on_disconnect(_c: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
-        if not closing.is_set():
-            log.warning("disconnected from the broker (%s); reconnecting", reason)
-
-    def on_message(_client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        client, protocol = connected
+        retired = False
         try:
-            topic = message.topic
-        except UnicodeDecodeError:
-            topic = repr(message._topic)
-        received = _Received(message.mid, message.qos, topic, bytes(message.payload), datetime.now(UTC))
-        while not closing.is_set():  # a full queue holds the network thread: back-pressure on the broker
+            pump = _Pump(settings, spool, writer, write, drainer)
+            while not retired and pump.step(client, link.inbox, stop):
+                with stats_lock:
+                    stats.log_if_due(log)
+                retired = link.retire and _all_taken(link, spool)
+        finally:
+            link.closing.set()
+            if retired:
+                client.loop_stop()
+                end_session(settings, client, protocol)
+                log.info("retired %r: the broker has forgotten its session", settings.mqtt_client_id)
+            else:
+                client.disconnect()  # queued PUBACKs go out before the DISCONNECT
+                client.loop_stop()
+    finally:
+        background.set()
+        drainer.thread.join(30)
+        writer.close()
+        engine.dispose()
+
+
+def _all_taken(link: Link, spool: Spool | None) -> bool:
+    """A retiring replica has everything: unsubscribed, its queue quiet, its spool drained."""
+    return (
+        link.unsubscribed.is_set()
+        and link.inbox.empty()
+        and time.monotonic() - link.last_message > RETIRE_IDLE_S
+        and (spool is None or spool.is_empty())
+    )
+
+
+def open_spool(settings: Settings) -> Spool | None:
+    """The spool of this ingestor (one folder per client id), or None when it is turned off."""
+    if settings.ingest_spool_max_bytes == 0:
+        return None
+    folder = re.sub(r"[^A-Za-z0-9_.-]", "_", settings.mqtt_client_id)
+    return Spool(settings.var_dir / "spool" / folder, settings.ingest_spool_max_bytes)
+
+
+class _Writer:
+    """Writes batches on its own thread, so that the pump can stop waiting for a slow database."""
+
+    def __init__(self, write: Write) -> None:
+        self._write = write
+        self._jobs: queue.SimpleQueue[tuple[Sequence[RawMessage], Future[BatchResult]] | None]
+        self._jobs = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="ingest-writer", daemon=True).start()
+
+    def write(self, batch: Sequence[RawMessage], timeout_s: float) -> BatchResult:
+        """The batch's result; TimeoutError after `timeout_s` (the write goes on and may still commit)."""
+        future: Future[BatchResult] = Future()
+        self._jobs.put((batch, future))
+        return future.result(timeout_s)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            batch, future = job
             try:
-                inbox.put(received, timeout=0.5)
-                return
-            except queue.Full:
-                continue
+                future.set_result(self._write(batch))
+            except BaseException as error:
+                future.set_exception(error)
 
-    def on_connect_fail(_c: mqtt.Client, _u: object) -> None:
-        log.warning("cannot reach the MQTT broker at %s:%d; retrying", address.host, address.port)
-
-    client.on_connect = on_connect
-    client.on_connect_fail = on_connect_fail
-    client.on_subscribe = on_subscribe
-    client.on_disconnect = on_disconnect
-    client.on_message = on_message
-    client.connect_async(address.host, address.port, keepalive=60)
-    client.loop_start()  # retries the first connection too, then reconnects by itself
-    return client
+    def close(self) -> None:
+        self._jobs.put(None)
 
 
-def _collect(
-    inbox: queue.Queue[_Received], size: int, flush_s: float, stop: threading.Event
-) -> list[_Received]:
-    """Up to `size` messages, waiting at most `flush_s` after the first one (returns [] when idle)."""
-    try:
-        first = inbox.get(timeout=0 if stop.is_set() else 0.5)
-    except queue.Empty:
-        return []
-    batch = [first]
-    deadline = first.received_at + timedelta(seconds=flush_s)
-    while len(batch) < size:
+class _Pump:
+    def __init__(
+        self, settings: Settings, spool: Spool | None, writer: _Writer, write: Write, drainer: Drainer
+    ) -> None:
+        self.settings, self.spool, self.writer, self.write = settings, spool, writer, write
+        self.drainer = drainer
+
+    def step(self, client: mqtt.Client, inbox: queue.Queue[Received], stop: threading.Event) -> bool:
+        """One batch made durable and acknowledged; False when it is time to return."""
+        settings = self.settings
+        batch = collect(inbox, settings.ingest_batch_messages, settings.ingest_flush_ms / 1000, stop)
+        if batch:
+            if not self.durable(batch, stop):
+                log.info("stopped with %d messages not durable; the broker will redeliver them", len(batch))
+                return False
+            now = time.time()
+            for received in batch:
+                metrics.LAG_SECONDS.observe(now - received.received_at.timestamp())
+                client.ack(received.mid, received.qos)
+        metrics.QUEUE_DEPTH.set(inbox.qsize())
+        if self.drainer.error is not None:
+            raise RuntimeError("the spool drainer failed") from self.drainer.error
+        return not (stop.is_set() and inbox.empty())
+
+    def durable(self, batch: Sequence[Received], stop: threading.Event) -> bool:
+        """Commit the batch, or spool it; False if stopped before either."""
+        if self.spool is None:
+            return self._write_retrying(batch, stop)
+        if self.spool.is_empty():
+            try:
+                self.writer.write(batch, self.settings.ingest_slow_commit_s)
+                return True
+            except TimeoutError:
+                log.warning(
+                    "a batch took over %gs to commit: spooling until PostgreSQL catches up",
+                    self.settings.ingest_slow_commit_s,
+                )
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                log.warning("PostgreSQL is unavailable (%s): spooling until it is back", error)
+        return self._spool(self.spool, batch, stop)
+
+    def _spool(self, spool: Spool, batch: Sequence[Received], stop: threading.Event) -> bool:
+        warned = False
+        while True:
+            try:
+                if spool.append(batch):
+                    return True
+                if not warned:
+                    log.warning(
+                        "the spool is full (%d bytes): acknowledging nothing until it drains", spool.bytes
+                    )
+                    warned = True
+            except OSError as error:
+                log.error("cannot write to the spool in %s (%s); retrying", spool.directory, error)
+            if stop.is_set():
+                return False
+            spool.wait(0.5)
+
+    def _write_retrying(self, batch: Sequence[Received], stop: threading.Event) -> bool:
         try:
-            batch.append(inbox.get_nowait())
-            continue
-        except queue.Empty:
-            pass
-        remaining = (deadline - datetime.now(UTC)).total_seconds()
-        if remaining <= 0 or stop.is_set():
-            break
-        try:
-            batch.append(inbox.get(timeout=remaining))
-        except queue.Empty:
-            break
-    return batch
-
-
-def _write_with_retry(
-    factory: sessionmaker[Session], settings: Settings, batch: Sequence[_Received], stop: threading.Event
-) -> BatchResult | None:
-    """Parse and write the batch, retrying while the database is unreachable; None if stopped first."""
-    items = [
-        Incoming(
-            r.topic,
-            r.payload,
-            parse_telemetry(
-                r.topic,
-                r.payload,
-                topic_root=settings.mqtt_topic_root,
-                received_at=r.received_at,
-                max_payload_bytes=settings.ingest_max_payload_bytes,
-                max_future_s=settings.ingest_max_future_s,
-            ),
-            r.received_at,
-        )
-        for r in batch
-    ]
-    try:
-        return retrying(stop, f"a batch of {len(items)} messages")(
-            write_isolating, factory, items, auto_register=settings.ingest_auto_register
-        )
-    except Exception as error:
-        if is_transient(error):
-            return None
-        raise
-
-
-def _ensure_partitions(factory: sessionmaker[Session], days_ahead: int, stop: threading.Event) -> date | None:
-    """Partitions for yesterday … today + days_ahead; returns today, or None if stopped before."""
-    today = datetime.now(UTC).date()
-    done = ensure_partitions(factory, today - timedelta(days=1), today + timedelta(days=days_ahead), stop)
-    return today if done else None
+            retrying(stop, f"a batch of {len(batch)} messages")(self.write, batch)
+        except Exception as error:
+            if is_transient(error):
+                return False
+            raise
+        return True

@@ -2,9 +2,11 @@
 
 Every message of the batch gets an outcome: `accepted` (a new reading), `duplicate` (a redelivery of a
 stored reading: same machine, ts and values; dropped silently) or a dead-letter reason (`conflict`
-when the same machine and ts arrive with other values, `unknown_machine` when auto-registration is
-off, any parser reason). Everything is decided in Python before the database is touched, so one bad
-message never fails the batch around it. The caller commits, then acknowledges every message.
+when the same machine and ts arrive with other values, `unknown_machine`, `not_allowed` or
+`registration_cap` when the registration policy (ingest/policy.py) refuses a new machine, any parser
+reason). Everything is decided in Python before the database is touched, so one bad message never
+fails the batch around it. Newly stored readings move their machine's sequence state
+(ingest/sequence.py). The caller commits, then acknowledges every message.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from db.repositories import assets, dead_letters, readings
+from ingest import sequence
 from ingest.messages import Rejection, Telemetry
+from ingest.policy import IngestPolicy, admit_machines
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
@@ -40,6 +44,8 @@ class Incoming:
 @dataclass
 class BatchResult:
     outcomes: list[str] = field(default_factory=list)  # one per item, in order
+    details: list[str] = field(default_factory=list)  # per item: why it was refused ("" if not)
+    seq: sequence.SeqCount = field(default_factory=sequence.SeqCount)  # gaps found and filled
 
     @property
     def accepted(self) -> int:
@@ -67,15 +73,27 @@ def write_batch(
     *,
     auto_register: bool = True,
     payload_limit: int = dead_letters.PAYLOAD_LIMIT,
+    policy: IngestPolicy | None = None,
+    keep_dead_letters: bool = True,
 ) -> BatchResult:
-    """Write `items` in the session's transaction (the caller commits); never raises for bad input."""
+    """Write `items` in the session's transaction (the caller commits); never raises for bad input.
+
+    `policy` (IngestPolicy.from_settings) decides registration and the dead-letter payload limit;
+    without it, `auto_register` and `payload_limit` do, with every machine allowed and no cap.
+    `keep_dead_letters=False` stores no dead letters (a replay records its failures on the letter).
+    """
+    policy = policy or IngestPolicy(auto_register=auto_register, payload_limit=payload_limit)
     outcomes = [""] * len(items)
-    letters: list[dead_letters.NewDeadLetter] = []
+    details = [""] * len(items)
+    letters: dict[int, dead_letters.NewDeadLetter] = {}  # by item index
 
     def refuse(index: int, reason: str, detail: str) -> None:
         outcomes[index] = reason
+        details[index] = detail
         item = items[index]
-        letters.append(dead_letters.NewDeadLetter(item.topic, item.payload, reason, detail, item.received_at))
+        letters[index] = dead_letters.NewDeadLetter(
+            item.topic, item.payload, reason, detail, item.received_at
+        )
 
     accepted: list[int] = []
     for index, item in enumerate(items):
@@ -84,8 +102,8 @@ def write_batch(
         else:
             accepted.append(index)
 
-    machine_ids = _machine_ids(session, [_telemetry(items, i) for i in accepted], auto_register)
-    positions = _positions(session, items, accepted, machine_ids, refuse)
+    machine_ids, refused = admit_machines(session, policy, [_telemetry(items, i) for i in accepted])
+    positions = _positions(session, items, accepted, machine_ids, refused, refuse)
 
     firsts: dict[Key, _Row] = {}
     followers: list[tuple[Key, _Row]] = []
@@ -111,9 +129,12 @@ def write_batch(
     for key, row in followers:
         outcomes[row.index] = _compare(row, stored[key], refuse)
 
-    assets.touch_machines(session, _newest(firsts, inserted))
-    dead_letters.add_dead_letters(session, letters, payload_limit=payload_limit)
-    return BatchResult(outcomes)
+    seq = sequence.track(session, _stored(firsts, inserted))
+    if keep_dead_letters:
+        # In arrival order, so that dead letters' ids (and replays) follow the stream.
+        ordered = [letters[index] for index in sorted(letters)]
+        dead_letters.add_dead_letters(session, ordered, payload_limit=policy.payload_limit)
+    return BatchResult(outcomes, details, seq)
 
 
 def _telemetry(items: Sequence[Incoming], index: int) -> Telemetry:
@@ -122,22 +143,12 @@ def _telemetry(items: Sequence[Incoming], index: int) -> Telemetry:
     return parsed
 
 
-def _machine_ids(session: Session, batch: list[Telemetry], auto_register: bool) -> dict[str, int]:
-    """Known machines' ids by path, registering the unknown ones when allowed."""
-    ids = assets.machine_ids_by_path(session, (t.path for t in batch))
-    if auto_register:
-        for telemetry in batch:
-            if telemetry.path not in ids:
-                machine = assets.register_machine(session, telemetry.site, telemetry.line, telemetry.machine)
-                ids[telemetry.path] = machine.id
-    return ids
-
-
 def _positions(
     session: Session,
     items: Sequence[Incoming],
     accepted: list[int],
     machine_ids: dict[str, int],
+    refused: dict[str, Rejection],
     refuse: Refuse,
 ) -> dict[int, dict[str, int]]:
     """Sensor positions per machine, registering new sensor names (within the per-machine limit)."""
@@ -147,11 +158,8 @@ def _positions(
         telemetry = _telemetry(items, index)
         machine_id = machine_ids.get(telemetry.path)
         if machine_id is None:
-            refuse(
-                index,
-                "unknown_machine",
-                f"machine {telemetry.path!r} is not registered and auto-registration is off",
-            )
+            rejection = refused[telemetry.path]
+            refuse(index, rejection.reason, rejection.detail)
             continue
         known = positions[machine_id]
         pending = new_names.setdefault(machine_id, set())
@@ -198,10 +206,10 @@ def _compare(row: _Row, stored: list[float | None], refuse: Refuse) -> str:
     return "conflict"
 
 
-def _newest(firsts: dict[Key, _Row], inserted: set[Key]) -> dict[int, tuple[datetime, int | None]]:
-    newest: dict[int, tuple[datetime, int | None]] = {}
+def _stored(firsts: dict[Key, _Row], inserted: set[Key]) -> dict[int, list[tuple[datetime, int | None]]]:
+    """(ts, seq) of the newly stored readings, by machine."""
+    stored: dict[int, list[tuple[datetime, int | None]]] = {}
     for key in inserted:
         machine_id, ts = key
-        if machine_id not in newest or ts > newest[machine_id][0]:
-            newest[machine_id] = (ts, firsts[key].telemetry.seq)
-    return newest
+        stored.setdefault(machine_id, []).append((ts, firsts[key].telemetry.seq))
+    return stored

@@ -8,6 +8,7 @@ of 1000 silently drops QoS 1 messages for a slow subscriber), else amqtt (MQTT 3
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -117,8 +118,11 @@ class EmbeddedBroker:
         data = self.work_dir / "mosquitto-data"
         data.mkdir(exist_ok=True)
         config = self.work_dir / "mosquitto.conf"
+        # Started as root, Mosquitto drops to the `mosquitto` user, which cannot write our data folder:
+        # persistence would fail (logged only), and sessions would not survive a restart.
+        user = "user root\n" if os.geteuid() == 0 else ""
         config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{user}"
             f"persistence true\npersistence_location {data}/\nautosave_interval 30\n" + MOSQUITTO_LIMITS
         )
         return [binary, "-c", str(config)]

@@ -83,7 +83,7 @@ class Settings(BaseSettings):
         ge=1,
         le=65535,
         description="MQTT 5 Receive Maximum (unacknowledged messages in flight to an ingestor); unset: "
-        "4 × ingest_batch_messages, so that batches fill while the previous one commits.",
+        "4 x ingest_batch_messages, so that batches fill while the previous one commits.",
     )
 
     # --- ingest ----------------------------------------------------------------------------------

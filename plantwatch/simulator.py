@@ -21,7 +21,9 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import Counter
 
+from plantwatch.metrics import serve_metrics
 from plantwatch.settings import Settings
 from plantwatch.simulation import CMAPSS_SENSORS, build_fleet, cmapss_line, read_cmapss
 
@@ -29,6 +31,14 @@ log = logging.getLogger(__name__)
 
 EVENT_ATTEMPTS = (
     4  # an event is retried while the API is unreachable, answers 5xx, or does not know the machine yet
+)
+
+PUBLISHED = Counter("plantwatch_simulator_messages_published_total", "Telemetry messages published (QoS 1)")
+CONFIRMED = Counter(
+    "plantwatch_simulator_messages_confirmed_total", "Telemetry messages the broker acknowledged"
+)
+EVENTS = Counter(
+    "plantwatch_simulator_events_total", "Events posted to the API, by outcome (posted, dropped)", ["outcome"]
 )
 
 
@@ -42,6 +52,7 @@ def run_simulator(
 ) -> None:
     """Publish readings every `simulate_interval_s` until `stop`, `max_ticks`, or the replay's end."""
     stop = stop or threading.Event()
+    serve_metrics(settings, "simulator")
     publisher = _Publisher(settings)
     events = _EventPoster(settings)
     try:
@@ -156,11 +167,13 @@ class _Publisher:
 
     def _confirm(self) -> None:
         self.confirmed += 1  # only paho's network thread writes it
+        CONFIRMED.inc()
 
     def publish(self, path: str, document: dict[str, object]) -> None:
         payload = json.dumps(document, separators=(",", ":"))
         self.client.publish(f"{self.root}/{path}/telemetry", payload, qos=1)
         self.sent += 1
+        PUBLISHED.inc()
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Wait (a while) until the broker has acknowledged every reading, then disconnect."""
@@ -214,8 +227,10 @@ class _EventPoster:
                 problem = f"API unreachable ({error})"
                 continue
             if response.is_success:
+                EVENTS.labels("posted").inc()
                 return
             problem = f"API answered {response.status_code}: {response.text[:200]}"
             if response.status_code not in (404, 429) and response.status_code < 500:
                 break
+        EVENTS.labels("dropped").inc()
         log.warning("could not post %s event to %s: %s", body["kind"], url, problem)

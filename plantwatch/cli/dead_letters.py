@@ -83,7 +83,8 @@ def replay(
     if not ids and reason is None and not all_letters:
         err(
             "say which dead letters to replay: --id N (repeatable), --reason REASON, or --all; "
-            "`plantwatch deadletters list` shows them")
+            "`plantwatch deadletters list` shows them"
+        )
         raise typer.Exit(2)
     if all_letters and (ids or reason is not None):
         err("--all replays every open letter; leave out --id and --reason with it")

@@ -185,7 +185,7 @@ def test_postgres_outage_loses_nothing(
     assert pending_for(settings) == []
 
 
-def test_stopping_during_an_outage_acknowledges_nothing(
+def test_without_a_spool_stopping_during_an_outage_acknowledges_nothing(
     settings: Settings,
     session_factory: sessionmaker[Session],
     start_ingestor: Start,
@@ -193,6 +193,7 @@ def test_stopping_during_an_outage_acknowledges_nothing(
     mqtt_broker: EmbeddedBroker,
 ) -> None:
     needs_persistent_sessions(mqtt_broker)
+    settings = settings.model_copy(update={"ingest_spool_max_bytes": 0})  # no spool to take them
     ingestor = start_ingestor(settings)
     with postgres_down(postgres):
         publish(settings, [(TOPIC, payload(seq)) for seq in range(1, 11)])

@@ -164,5 +164,5 @@ def test_last_seen_never_moves_back(session_factory: sessionmaker[Session]) -> N
         machine = get_machine_by_path(session, "site-1/line-1/press-01")
         assert machine is not None
         assert machine.last_seen_at == NOW + timedelta(minutes=1)
-        assert machine.last_seq is None  # beyond machines.last_seq (int4); readings.seq keeps it
+        assert machine.last_seq == 2**40  # machines.last_seq is a bigint, like readings.seq
     assert [r[2] for r in rows(session_factory)] == [3, 10, 2**40]
