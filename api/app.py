@@ -12,9 +12,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy.engine import make_url
 
+from api.dead_letters.routes import router as dead_letters_router
 from api.errors import install_error_handlers
 from api.events.routes import router as events_router
 from api.health.routes import router as health_router
+from api.jobs.routes import router as jobs_router
 from api.keys.routes import router as keys_router
 from api.machines.routes import router as machines_router
 from db.engine import make_engine, make_session_factory
@@ -43,8 +45,10 @@ maintenance and failure events (the labels the models learn from), and more as p
 TAGS = [
     {"name": "machines", "description": "The fleet, one machine, and its sensor readings."},
     {"name": "events", "description": "Failure and maintenance events of a machine."},
+    {"name": "dead letters", "description": "Messages ingest refused, and their replay after a fix."},
     {"name": "health", "description": "Liveness and readiness probes (no key needed)."},
     {"name": "keys", "description": "The calling API key."},
+    {"name": "jobs", "description": "Scheduled jobs, their runs, and requests to run one now."},
 ]
 
 
@@ -75,8 +79,10 @@ def _v1_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     # Order matters: `/machines/{machine:path}` would also match `/machines/a/b/c/events`.
     router.include_router(keys_router)
+    router.include_router(jobs_router)
     router.include_router(events_router)
     router.include_router(machines_router)
+    router.include_router(dead_letters_router)
     return router
 
 

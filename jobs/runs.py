@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.base import utcnow
 from db.engine import transaction
 from db.repositories import job_runs as repo
+from jobs.metrics import measured
 from jobs.registry import JOBS, JobFn
 from plantwatch.settings import Settings
 
@@ -43,6 +44,7 @@ def describe(exc: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
+@measured
 def run_job(
     factory: sessionmaker[Session],
     settings: Settings,

@@ -28,6 +28,7 @@ from db.engine import make_engine, make_session_factory
 from jobs.leader import Leadership, leadership_for
 from jobs.requests import RequestPoller, ServedRequest
 from jobs.runs import run_job
+from plantwatch.metrics import serve_metrics
 from plantwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def schedules(settings: Settings) -> list[Schedule]:
     return [
         Schedule("silent_machines", timedelta(seconds=settings.silent_check_interval_s)),
         Schedule("partition_upkeep", timedelta(days=1), offset=timedelta(minutes=15), at_start=True),
+        Schedule("rollups", timedelta(seconds=settings.rollup_interval_s), offset=timedelta(seconds=5)),
     ]
 
 
@@ -121,6 +123,7 @@ def run_scheduler(settings: Settings, stop: threading.Event | None = None) -> No
     if not log.isEnabledFor(logging.DEBUG):
         # APScheduler logs every firing at INFO; our runs log their own outcome.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    serve_metrics(settings, "scheduler")  # job runs by job and status (jobs/metrics.py)
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     leadership = leadership_for(settings)
