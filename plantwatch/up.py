@@ -29,7 +29,7 @@ from services.api_keys import create_key, has_admin, replace_key
 console = Console(highlight=False, soft_wrap=True)
 MAX_RESTARTS = 5
 COMPONENTS = ("ingest", "scheduler", "api", "dashboard", "simulate")
-METRICS_COMPONENTS = ("ingest", "scheduler", "simulate")  # long-running processes serving /metrics
+METRICS_COMPONENTS = ("ingest", "scheduler", "api", "simulate")  # long-running processes serving /metrics
 
 
 @dataclass
@@ -194,10 +194,9 @@ def run_up(settings: Settings) -> int:
         }
         for component in components:
             alive = component.process is not None and component.process.poll() is None
-            running = "running"
+            ok, what = ready.get(component.name, (alive, "running"))
             if component.name in ports:
-                running += f" · metrics http://{settings.metrics_host}:{ports[component.name]}/metrics"
-            ok, what = ready.get(component.name, (alive, running))
+                what += f" · metrics http://{settings.metrics_host}:{ports[component.name]}/metrics"
             _status(
                 component.name,
                 ok,

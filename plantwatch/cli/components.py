@@ -99,9 +99,11 @@ def api(
     import uvicorn
 
     from api.app import create_app
+    from plantwatch.metrics import serve_metrics
 
     settings = common.settings()
     common.database_url(settings)
+    serve_metrics(settings, "api")
     uvicorn.run(
         create_app(settings),
         host=host or settings.api_host,

@@ -44,14 +44,14 @@ def test_the_simulator_serves_messages_published(mqtt_broker: EmbeddedBroker) ->
 
 def test_up_gives_each_long_running_component_its_own_metrics_port() -> None:
     ports = metrics_ports()
-    assert set(ports) == set(METRICS_COMPONENTS) == {"ingest", "scheduler", "simulate"}
+    assert set(ports) == set(METRICS_COMPONENTS) == {"ingest", "scheduler", "api", "simulate"}
     assert len(set(ports.values())) == len(ports)
     base = {"DATABASE_URL": "postgresql://x", "PLANTWATCH_METRICS_PORT": "9999"}
     keys = {"dashboard": "pw_dash", "simulate": "pw_sim"}
     envs = {name: component_env(name, base, keys, ports) for name in COMPONENTS}
     for name in METRICS_COMPONENTS:
         assert envs[name]["PLANTWATCH_METRICS_PORT"] == str(ports[name])
-    # The API and the dashboard serve no metrics, and never inherit up's own port.
-    assert "PLANTWATCH_METRICS_PORT" not in envs["api"] and "PLANTWATCH_METRICS_PORT" not in envs["dashboard"]
+    # The dashboard serves no metrics, and never inherits up's own port.
+    assert "PLANTWATCH_METRICS_PORT" not in envs["dashboard"]
     assert envs["simulate"]["PLANTWATCH_API_KEY"] == "pw_sim" and "PLANTWATCH_API_KEY" not in envs["ingest"]
     assert all(env["DATABASE_URL"] == "postgresql://x" for env in envs.values())

@@ -77,6 +77,11 @@ def test_up_embedded_end_to_end(tmp_path: Path) -> None:
         assert len(live) >= 3, f"simulated machines with live data: {live}"
         assert httpx.get(f"http://127.0.0.1:{dashboard_port}/_stcore/health").status_code == 200
         assert api.get("/readyz").json()["status"] == "ready"
+        metrics_urls = re.findall(r"http://127\.0\.0\.1:\d+/metrics", text)
+        assert len(metrics_urls) == 4, text
+        for url in metrics_urls:
+            assert httpx.get(url).status_code == 200, url
+        assert "plantwatch_ingest_messages_total" in httpx.get(metrics_urls[0]).text
     finally:
         os.killpg(up.pid, signal.SIGINT)
         try:
