@@ -82,7 +82,10 @@ class Machine:
 @dataclass(frozen=True)
 class Point:
     ts: datetime
-    value: float
+    value: float  # a reading, or a bucket's average
+    min: float | None = None  # a bucket's (None for raw readings)
+    max: float | None = None
+    n: int | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Series:
     unit: str | None
     points: tuple[Point, ...]
     truncated: bool = False
+    bucket: str = "raw"  # or "1m" / "1h": points are bucket averages with min and max
 
 
 @dataclass(frozen=True)
@@ -225,39 +229,64 @@ class PlantwatchClient:
         return _machine(self._request("GET", f"/machines/{_ref(ref)}"))
 
     def readings(
-        self, ref: str | int, sensor: str, start: datetime, end: datetime, *, limit: int = PAGE_LIMIT
+        self,
+        ref: str | int,
+        sensor: str,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = PAGE_LIMIT,
+        bucket: str = "raw",
     ) -> Series:
-        raw = self._request(
-            "GET",
-            f"/machines/{_ref(ref)}/readings",
-            params={"sensor": sensor, "start": start.isoformat(), "end": end.isoformat(), "limit": limit},
-        )
+        """One sensor's readings; `bucket` 1m / 1h / auto asks for bucket averages with min and max."""
+        params = {"sensor": sensor, "start": start.isoformat(), "end": end.isoformat(), "limit": limit}
+        raw = self._request("GET", f"/machines/{_ref(ref)}/readings", params={**params, "bucket": bucket})
         points = []
         for p in raw.get("points") or []:
             ts = parse_ts(p.get("ts"))
             if ts is not None and p.get("value") is not None:
-                points.append(Point(ts=ts, value=float(p["value"])))
+                points.append(
+                    Point(
+                        ts=ts,
+                        value=float(p["value"]),
+                        min=_float(p.get("min")),
+                        max=_float(p.get("max")),
+                        n=int(p["n"]) if p.get("n") is not None else None,
+                    )
+                )
         return Series(
             machine=str(raw.get("machine", ref)),
             sensor=str(raw.get("sensor", sensor)),
             unit=raw.get("unit"),
             points=tuple(points),
+            bucket=str(raw.get("bucket") or "raw"),
         )
 
     def recent_readings(
-        self, ref: str | int, sensor: str, start: datetime, end: datetime, *, limit: int = SERIES_LIMIT
+        self,
+        ref: str | int,
+        sensor: str,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = SERIES_LIMIT,
+        bucket: str = "auto",
     ) -> Series:
         """At most about `limit` points of [start, end); when there are more, the newest ones.
+
+        `auto` lets the API choose every reading for short windows and bucket averages (with min and
+        max) for longer ones, so a week costs about as much as an hour.
 
         The API returns the oldest points first and does not downsample, so when the window holds
         more than `limit` points, ask again for the newest stretch that the first answer's density
         says fits (marked `truncated`): a trend page cares about now, not the start of the window.
         """
-        series = self.readings(ref, sensor, start, end, limit=limit)
+        series = self.readings(ref, sensor, start, end, limit=limit, bucket=bucket)
         if len(series.points) < limit:
             return series
         span = series.points[-1].ts - series.points[0].ts
-        latest = self.readings(ref, sensor, max(start, end - span), end, limit=limit)
+        # The same bucketing as the first answer (auto could choose finer for the shorter window).
+        latest = self.readings(ref, sensor, max(start, end - span), end, limit=limit, bucket=series.bucket)
         return replace(latest, truncated=True)
 
     def events(self, ref: str | int, *, limit: int = 100) -> list[Event]:
@@ -271,6 +300,10 @@ class PlantwatchClient:
             "POST", f"/machines/{_ref(ref)}/events", json={"kind": kind, "ts": ts.isoformat(), "note": note}
         )
         return _event(raw)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _ref(ref: str | int) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobs.partitions import partition_upkeep
+from jobs.rollups import rollups
 from jobs.silent import silent_machines
 from services.job_requests import JOB_NAMES
 
@@ -20,6 +21,7 @@ JobFn = Callable[..., dict[str, Any]]
 JOBS: dict[str, JobFn] = {
     "silent_machines": silent_machines,
     "partition_upkeep": partition_upkeep,
+    "rollups": rollups,
 }
 
 if set(JOBS) != set(JOB_NAMES):

@@ -16,7 +16,7 @@ from db.base import utcnow
 from db.repositories import job_runs as repo
 from db.tables import JobRequest
 
-JOB_NAMES: tuple[str, ...] = ("silent_machines", "partition_upkeep")
+JOB_NAMES: tuple[str, ...] = ("silent_machines", "partition_upkeep", "rollups")
 
 
 class UnknownJobError(ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +32,10 @@ class MachineOut(BaseModel):
     machine_type: str | None
     external_code: str | None = Field(description="The MES code of the machine, also accepted as its id.")
     last_seen_at: Timestamp | None
+    last_seq: int | None = Field(description="`seq` of the machine's newest reading (null: none sent).")
+    seq_gaps: int = Field(
+        description="Sequence numbers missing in what the machine sent (docs/protocol.md: sequence gaps)."
+    )
     sensors: list[SensorOut]
     latest: LatestReading | None
 
@@ -41,8 +46,29 @@ class PointOut(BaseModel):
     value: float
 
 
+class BucketPointOut(BaseModel):
+    ts: datetime = Field(description="Start of the bucket, RFC 3339, UTC.")
+    value: float = Field(description="Average of the bucket's values.")
+    min: float
+    max: float
+    n: int = Field(description="Values in the bucket.")
+
+
 class SeriesOut(BaseModel):
     machine: str = Field(description="The machine's path.")
     sensor: str
     unit: str | None
+    bucket: Literal["raw"] = Field(
+        default="raw", description="Every reading (`bucket=raw`, or `auto` chose it)."
+    )
     points: list[PointOut] = Field(description="Oldest first.")
+
+
+class BucketedSeriesOut(BaseModel):
+    machine: str = Field(description="The machine's path.")
+    sensor: str
+    unit: str | None
+    bucket: Literal["1m", "1h"] = Field(
+        description="1-minute or 1-hour buckets (asked for, or what `auto` chose)."
+    )
+    points: list[BucketPointOut] = Field(description="Oldest first; buckets without a value are left out.")

@@ -8,13 +8,32 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from api.errors import invalid, not_found
-from api.machines.schemas import LatestReading, MachineOut, PointOut, SensorOut, SeriesOut
+from api.machines.schemas import (
+    BucketedSeriesOut,
+    BucketPointOut,
+    LatestReading,
+    MachineOut,
+    PointOut,
+    SensorOut,
+    SeriesOut,
+)
 from api.pagination import Page, decode_id_cursor, encode_cursor, page_size
 from db.repositories import assets as assets_repo
 from db.repositories import readings as readings_repo
+from db.repositories import rollups as rollups_repo
 from db.tables import Machine
 
 DEFAULT_WINDOW = timedelta(hours=24)
+AUTO_RAW_UP_TO = timedelta(hours=6)
+AUTO_1M_UP_TO = timedelta(days=3)
+
+
+def auto_bucket(start: datetime, end: datetime) -> str:
+    """What `bucket=auto` means for [start, end): raw up to 6 h, 1-minute buckets up to 3 days, else 1 h."""
+    span = end - start
+    if span <= AUTO_RAW_UP_TO:
+        return "raw"
+    return "1m" if span <= AUTO_1M_UP_TO else "1h"
 
 
 def find_machine(session: Session, ref: str) -> Machine:
@@ -48,6 +67,8 @@ def _machine_out(machine: Machine, reading: tuple[datetime, list[float | None]] 
         machine_type=machine.machine_type,
         external_code=machine.external_code,
         last_seen_at=machine.last_seen_at,
+        last_seq=machine.last_seq,
+        seq_gaps=machine.seq_gaps or 0,
         sensors=[
             SensorOut(
                 name=sensor.name,
@@ -97,8 +118,10 @@ def sensor_series(
     start: datetime | None,
     end: datetime | None,
     limit: int,
-) -> SeriesOut:
-    """One sensor's points in [start, end), oldest first (end: now; start: end - 24 h)."""
+    bucket: str = "raw",
+) -> SeriesOut | BucketedSeriesOut:
+    """One sensor's points in [start, end), oldest first (end: now; start: end - 24 h), every reading
+    or in buckets (see `rollups_repo.bucketed_series`)."""
     machine = find_machine(session, ref)
     end = end or datetime.now(UTC)
     start = start or end - DEFAULT_WINDOW
@@ -108,6 +131,17 @@ def sensor_series(
     if match is None:
         known = ", ".join(s.name for s in machine.sensors) or "none yet"
         raise not_found(f"machine {machine.path} has no sensor {sensor!r}; its sensors: {known}")
+    if bucket == "auto":
+        bucket = auto_bucket(start, end)
+    if bucket != "raw":
+        buckets = rollups_repo.bucketed_series(session, machine.id, match.position, start, end, bucket, limit)
+        return BucketedSeriesOut(
+            machine=machine.path,
+            sensor=match.name,
+            unit=match.unit,
+            bucket="1m" if bucket == "1m" else "1h",
+            points=[BucketPointOut(ts=b.ts, value=b.avg, min=b.min, max=b.max, n=b.n) for b in buckets],
+        )
     rows = readings_repo.sensor_series(session, machine.id, match.position, start, end, limit)
     return SeriesOut(
         machine=machine.path,

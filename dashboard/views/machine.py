@@ -5,13 +5,15 @@ The machine is in the URL (`?machine=site/line/machine`), so a view can be share
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import session
 from dashboard.charts import trend_figure
-from dashboard.client import ApiError, Machine
+from dashboard.client import ApiError, Machine, Point
 from dashboard.formatting import events_table, last_seen_label
 
 RANGES = {
@@ -22,6 +24,8 @@ RANGES = {
     "7 d": timedelta(days=7),
 }
 PICK = "machine_pick"
+BUCKET_LABELS = {"1m": "1-minute", "1h": "1-hour"}
+BAND_FILL = "rgba(31, 119, 180, 0.2)"
 EVENT_RESULT = "machine_event_result"
 
 
@@ -45,6 +49,17 @@ def _pick_machine(machines: list[Machine]) -> Machine:
     path = st.selectbox("Machine", list(by_path), key=PICK, on_change=_sync_query_param)
     st.query_params["machine"] = path
     return by_path[path]
+
+
+def _add_min_max_band(figure: go.Figure, points: Sequence[Point], tz: tzinfo) -> None:
+    """Bucket averages: shade each bucket's min to max around the line (added after it, so the
+    line stays the figure's first trace)."""
+    x = [p.ts.astimezone(tz).replace(tzinfo=None) for p in points]
+    edge = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip", "showlegend": False}
+    figure.add_trace(go.Scatter(x=x, y=[p.max for p in points], name="max", **edge))
+    figure.add_trace(
+        go.Scatter(x=x, y=[p.min for p in points], name="min", fill="tonexty", fillcolor=BAND_FILL, **edge)
+    )
 
 
 def _charts(machine_id: int, sensors: list[str], range_label: str) -> None:
@@ -89,7 +104,13 @@ def _charts(machine_id: int, sensors: list[str], range_label: str) -> None:
                 tz=tz,
                 revision=f"{machine.path}/{name}/{range_label}",
             )
+            if series.bucket in BUCKET_LABELS:
+                _add_min_max_band(figure, series.points, tz)
             st.plotly_chart(figure, key=f"trend_{name}", width="stretch")
+            if series.bucket in BUCKET_LABELS:
+                st.caption(
+                    f"{BUCKET_LABELS[series.bucket]} averages; the band spans each bucket's min to max."
+                )
             if series.truncated:
                 since = series.points[0].ts.astimezone(tz)
                 st.caption(

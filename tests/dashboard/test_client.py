@@ -54,6 +54,22 @@ def test_recent_readings_keep_the_newest_when_the_window_holds_too_many(
     assert newest.points[-1].value == 71.25
 
 
+def test_long_windows_come_in_buckets_with_min_max_and_count(client: PlantwatchClient, seed: Seed) -> None:
+    m1 = seed.ids["plant-a/press/m1"]
+    end = datetime.now(UTC) + timedelta(seconds=1)
+
+    week = client.recent_readings(m1, "temperature", end - timedelta(days=7), end)
+    minutes = client.readings(m1, "temperature", end - timedelta(hours=3), end, bucket="1m")
+
+    assert week.bucket == "1h" and len(week.points) == 3
+    assert minutes.bucket == "1m" and 120 <= len(minutes.points) <= 121
+    for series in (week, minutes):
+        assert sum(p.n or 0 for p in series.points) == 241
+        assert all(p.min is not None and p.max is not None for p in series.points)
+        assert all(p.min <= p.value <= p.max for p in series.points)  # type: ignore[operator]
+        assert series.points[-1].max == 71.25
+
+
 def test_errors_carry_status_code_and_detail(client: PlantwatchClient, api_server: ApiServer) -> None:
     with pytest.raises(ApiError) as missing:
         client.machine("plant-z/no/such")

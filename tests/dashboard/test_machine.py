@@ -52,8 +52,14 @@ def test_longer_range_shows_older_readings_and_events(dashboard_env: Seed) -> No
     at.radio(key="machine_range").set_value("7 d").run()
 
     temperature = charts(at)[0]
-    assert len(temperature["data"][0]["y"]) == 241
+    # 7 days come as 1-hour averages: the 2 h of readings fill 3 hours, with a min-max band.
+    line, high, low = temperature["data"]
+    assert len(line["y"]) == 3 and len(high["y"]) == 3 and len(low["y"]) == 3
+    assert low["fill"] == "tonexty"
+    assert all(lo <= avg <= hi for lo, avg, hi in zip(low["y"], line["y"], high["y"], strict=True))
+    assert (min(low["y"]), max(high["y"])) == (47.25, 71.25)
     assert sorted(a["text"] for a in temperature["layout"]["annotations"]) == ["failure", "maintenance"]
+    assert any("1-hour averages" in caption.value for caption in at.caption)
 
 
 def test_picking_another_machine_updates_the_url_and_charts(dashboard_env: Seed) -> None:

@@ -1,0 +1,95 @@
+"""One sensor's readings in time buckets: rolled-up buckets from the rollup tables, the rest from raw.
+
+Buckets before the rollup's watermark (`rollup_state.done_until`) are read from `readings_1m` /
+`readings_1h`; the not-yet-rolled tail is aggregated from raw readings on the same `date_bin` grid,
+so an answer is complete and current whatever the state of the rollup job. Buckets are whole: every
+bucket that starts in [floor(start), end) is returned with all of its readings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from db.rollups import BUCKET_ORIGIN, STATE_1H, STATE_1M, ceil_to, floor_to
+
+WIDTHS: dict[str, tuple[timedelta, str, str]] = {
+    # bucket name → (width, rollup table, its watermark in rollup_state)
+    "1m": (timedelta(minutes=1), "readings_1m", STATE_1M),
+    "1h": (timedelta(hours=1), "readings_1h", STATE_1H),
+}
+
+_FROM_RAW = (
+    "SELECT date_bin(CAST(:width AS interval), ts, :origin) AS bucket, avg(v), min(v), max(v), count(v)::int "
+    'FROM (SELECT ts, "values"[:pos] AS v FROM readings WHERE machine_id = :m AND ts >= :raw_from '
+    "AND ts < :stop) r WHERE v IS NOT NULL GROUP BY 1"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    ts: datetime  # the bucket's start
+    avg: float
+    min: float
+    max: float
+    n: int  # values of the sensor in the bucket
+
+
+def bucketed_series(
+    session: Session,
+    machine_id: int,
+    position: int,
+    start: datetime,
+    end: datetime,
+    bucket: str,
+    limit: int | None = None,
+) -> list[Bucket]:
+    """The first `limit` buckets of width `bucket` ("1m" or "1h") of the sensor at `position` of a
+    machine in [start, end), oldest first; buckets without a value of that sensor are left out."""
+    width, table, state = WIDTHS[bucket]
+    first, stop = floor_to(start, width), ceil_to(end, width)
+    done = session.scalar(text("SELECT done_until FROM rollup_state WHERE name = :name"), {"name": state})
+    # Rolled-up buckets are those before the watermark; the raw tail starts there.
+    split = min(max(floor_to(done, width), first), stop) if done is not None else first
+    rolled = (
+        f"SELECT bucket, avg[:pos], min[:pos], max[:pos], n[:pos] FROM {table} "
+        "WHERE machine_id = :m AND bucket >= :first AND bucket < :split AND n[:pos] > 0"
+    )
+    return _buckets(
+        session,
+        f"{rolled} UNION ALL {_FROM_RAW} ORDER BY 1 LIMIT :limit",
+        {"m": machine_id, "pos": position, "first": first, "split": split, "raw_from": split, "stop": stop},
+        width,
+        limit,
+    )
+
+
+def raw_bucketed_series(
+    session: Session,
+    machine_id: int,
+    position: int,
+    start: datetime,
+    end: datetime,
+    bucket: str,
+    limit: int | None = None,
+) -> list[Bucket]:
+    """The same buckets computed from raw readings only (the benchmark's baseline, and a check)."""
+    width = WIDTHS[bucket][0]
+    return _buckets(
+        session,
+        f"{_FROM_RAW} ORDER BY 1 LIMIT :limit",
+        {"m": machine_id, "pos": position, "raw_from": floor_to(start, width), "stop": ceil_to(end, width)},
+        width,
+        limit,
+    )
+
+
+def _buckets(
+    session: Session, sql: str, params: dict[str, Any], width: timedelta, limit: int | None
+) -> list[Bucket]:
+    rows = session.execute(text(sql), {**params, "width": width, "origin": BUCKET_ORIGIN, "limit": limit})
+    return [Bucket(ts, avg, low, high, n) for ts, avg, low, high, n in rows]
