@@ -27,6 +27,7 @@ from db.engine import transaction
 from db.partitions import ensure_daily_partitions
 from db.repositories.dead_letters import NewDeadLetter, add_dead_letters
 from ingest import metrics
+from ingest.asset_cache import AssetCache
 from ingest.errors import is_database_error, is_transient
 from ingest.messages import Telemetry, parse_telemetry
 from ingest.policy import IngestPolicy
@@ -61,7 +62,11 @@ def retrying(stop: threading.Event, what: str, *, give_up_after_s: float | None 
 
 
 def write_raw(
-    factory: sessionmaker[Session], settings: Settings, policy: IngestPolicy, messages: Sequence[RawMessage]
+    factory: sessionmaker[Session],
+    settings: Settings,
+    policy: IngestPolicy,
+    messages: Sequence[RawMessage],
+    cache: AssetCache | None = None,
 ) -> BatchResult:
     """Parse received messages and write them in one transaction (`write_isolating`), counting the
     outcome in the ingest metrics. Transient errors propagate."""
@@ -82,7 +87,7 @@ def write_raw(
         for m in messages
     ]
     started = time.perf_counter()
-    result = write_isolating(factory, items, auto_register=policy.auto_register, policy=policy)
+    result = write_isolating(factory, items, auto_register=policy.auto_register, policy=policy, cache=cache)
     metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
     metrics.BATCH_SIZE.observe(len(items))
     values = 0
@@ -104,13 +109,17 @@ def write_isolating(
     *,
     auto_register: bool,
     policy: IngestPolicy | None = None,
+    cache: AssetCache | None = None,
 ) -> BatchResult:
     """Write the batch in one transaction. If the database refuses it (rather than being unreachable),
     write its messages one by one, so that a message it refuses becomes a `db_error` dead letter
     instead of blocking the stream. Transient errors propagate (the caller retries)."""
+    view = (cache or AssetCache()).view()
     try:
         with transaction(factory) as session:
-            return write_batch(session, items, auto_register=auto_register, policy=policy)
+            result = write_batch(session, items, auto_register=auto_register, policy=policy, assets_view=view)
+        view.commit()
+        return result
     except Exception as error:
         if is_transient(error) or not is_database_error(error):
             raise
@@ -121,7 +130,7 @@ def write_isolating(
         )
         total = BatchResult()
         for item in items:
-            one = write_isolating(factory, [item], auto_register=auto_register, policy=policy)
+            one = write_isolating(factory, [item], auto_register=auto_register, policy=policy, cache=cache)
             total.outcomes += one.outcomes
             total.details += one.details
             total.seq += one.seq

@@ -19,7 +19,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory, transaction
 from db.partitions import ensure_daily_partitions
+from db.rollups import refresh_range
 from ingest.durable import retrying, write_isolating
 from ingest.messages import (
     Rejection,
@@ -265,3 +266,10 @@ def _write(chunk: _Chunk, settings: Settings, factory: sessionmaker[Session], su
         write_isolating, factory, items, auto_register=settings.ingest_auto_register
     )
     summary.add(result)
+    stamps = [ts for _, ts in chunk.values]
+
+    def roll_up() -> None:  # history lies behind the rollup job's watermark: aggregate it now
+        with transaction(factory) as session:
+            refresh_range(session, min(stamps), max(stamps) + timedelta(microseconds=1))
+
+    retrying(never, "rolling up the imported readings", give_up_after_s=GIVE_UP_AFTER_S)(roll_up)

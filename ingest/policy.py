@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from db.repositories import assets
 from db.repositories.dead_letters import PAYLOAD_LIMIT
+from ingest.asset_cache import AssetView
 from ingest.messages import Rejection, Telemetry
 from plantwatch.settings import Settings
 
@@ -64,11 +65,11 @@ class IngestPolicy:
 
 
 def admit_machines(
-    session: Session, policy: IngestPolicy, batch: Sequence[Telemetry]
+    session: Session, policy: IngestPolicy, batch: Sequence[Telemetry], view: AssetView
 ) -> tuple[dict[str, int], dict[str, Rejection]]:
     """Ids of the batch's machines by path, registering the unknown ones the policy admits (in order of
     first appearance); the refused paths with the reason."""
-    ids = assets.machine_ids_by_path(session, (t.path for t in batch))
+    ids = view.machine_ids(session, (t.path for t in batch))
     unknown: dict[str, Telemetry] = {}
     for telemetry in batch:
         if telemetry.path not in ids:
@@ -104,5 +105,6 @@ def admit_machines(
             continue
         machine = assets.register_machine(session, telemetry.site, telemetry.line, telemetry.machine)
         ids[telemetry.path] = machine.id
+        view.learn_machine(telemetry.path, machine.id)
         budget -= 1
     return ids, refused

@@ -28,6 +28,7 @@ import paho.mqtt.client as mqtt
 
 from db.engine import make_engine, make_session_factory
 from ingest import metrics
+from ingest.asset_cache import AssetCache
 from ingest.drainer import Drainer
 from ingest.durable import retrying, write_raw
 from ingest.errors import is_transient
@@ -86,10 +87,11 @@ def _run(
     factory = make_session_factory(engine)
     start_replay_poller(make_session_factory(engine), settings, stop)  # dead letters the API marked
     policy = IngestPolicy.from_settings(settings)
+    cache = AssetCache()  # machine ids and sensor positions, shared by the writer and the drainer
     stats, stats_lock = IngestStats(), threading.Lock()
 
     def write(batch: Sequence[RawMessage]) -> BatchResult:
-        result = write_raw(factory, settings, policy, batch)
+        result = write_raw(factory, settings, policy, batch, cache)
         with stats_lock:
             stats.add(result)
         return result

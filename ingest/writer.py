@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from db.repositories import assets, dead_letters, readings
 from ingest import sequence
+from ingest.asset_cache import AssetCache, AssetView
 from ingest.messages import Rejection, Telemetry
 from ingest.policy import IngestPolicy, admit_machines
 
@@ -75,6 +76,7 @@ def write_batch(
     payload_limit: int = dead_letters.PAYLOAD_LIMIT,
     policy: IngestPolicy | None = None,
     keep_dead_letters: bool = True,
+    assets_view: AssetView | None = None,
 ) -> BatchResult:
     """Write `items` in the session's transaction (the caller commits); never raises for bad input.
 
@@ -83,6 +85,7 @@ def write_batch(
     `keep_dead_letters=False` stores no dead letters (a replay records its failures on the letter).
     """
     policy = policy or IngestPolicy(auto_register=auto_register, payload_limit=payload_limit)
+    view = assets_view or AssetCache().view()
     outcomes = [""] * len(items)
     details = [""] * len(items)
     letters: dict[int, dead_letters.NewDeadLetter] = {}  # by item index
@@ -102,8 +105,8 @@ def write_batch(
         else:
             accepted.append(index)
 
-    machine_ids, refused = admit_machines(session, policy, [_telemetry(items, i) for i in accepted])
-    positions = _positions(session, items, accepted, machine_ids, refused, refuse)
+    machine_ids, refused = admit_machines(session, policy, [_telemetry(items, i) for i in accepted], view)
+    positions = _positions(session, items, accepted, machine_ids, refused, refuse, view)
 
     firsts: dict[Key, _Row] = {}
     followers: list[tuple[Key, _Row]] = []
@@ -150,9 +153,10 @@ def _positions(
     machine_ids: dict[str, int],
     refused: dict[str, Rejection],
     refuse: Refuse,
+    view: AssetView,
 ) -> dict[int, dict[str, int]]:
     """Sensor positions per machine, registering new sensor names (within the per-machine limit)."""
-    positions = assets.sensor_positions_of(session, machine_ids.values())
+    positions = view.positions(session, machine_ids.values())
     new_names: dict[int, set[str]] = {}
     for index in accepted:
         telemetry = _telemetry(items, index)
@@ -175,6 +179,7 @@ def _positions(
     for machine_id, names in new_names.items():
         if names:
             positions[machine_id] = assets.register_sensors(session, machine_id, names)
+            view.learn_positions(machine_id, positions[machine_id])
     return positions
 
 

@@ -113,3 +113,21 @@ def test_conflicting_reimport_is_dead_lettered(
 def test_unknown_headers_stop_before_writing(settings: Settings, tmp_path: Path, header: str) -> None:
     with pytest.raises(CsvFormatError):
         import_readings_csv(settings, write(tmp_path, "bad.csv", f"{header}\ns/l/m,2024-03-01T00:00:00Z,1\n"))
+
+
+def test_imported_history_reaches_the_rollups(
+    settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "old.csv"
+    csv_file.write_text(
+        "machine,ts,vibration_rms\n"
+        "s1/l1/m1,2024-03-01T10:00:10Z,1.0\n"
+        "s1/l1/m1,2024-03-01T10:00:50Z,3.0\n"
+        "s1/l1/m1,2024-03-01T10:01:10Z,5.0\n"
+    )
+    import_readings_csv(settings, csv_file, show_progress=False)
+    with session_factory() as session:
+        minutes = session.execute(text("SELECT bucket, n[1], avg[1] FROM readings_1m ORDER BY bucket")).all()
+        hours = session.execute(text("SELECT n[1], avg[1] FROM readings_1h")).all()
+    assert [(b.minute, n, avg) for b, n, avg in minutes] == [(0, 2, 2.0), (1, 1, 5.0)]
+    assert hours == [(3, 3.0)]
