@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy.engine import make_url
 
+from api.assets.routes import router as assets_router
 from api.dead_letters.routes import router as dead_letters_router
 from api.errors import install_error_handlers
 from api.events.routes import router as events_router
@@ -81,6 +82,7 @@ def _v1_router() -> APIRouter:
     router.include_router(keys_router)
     router.include_router(jobs_router)
     router.include_router(events_router)
+    router.include_router(assets_router)
     router.include_router(machines_router)
     router.include_router(dead_letters_router)
     return router

@@ -20,7 +20,11 @@ def resolve_machine(session: Session, ref: str | int) -> Machine | None:
     """A machine by surrogate id (`42`), path (`site/line/machine`) or MES external code."""
     if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
         number = int(ref)
-        return session.get(Machine, number) if 0 < number < 2**31 else None
+        found = session.get(Machine, number) if 0 < number < 2**31 else None
+        if found is not None or isinstance(ref, int):
+            return found
+        # A numeric MES code that is no machine's id still names its machine.
+        return session.scalar(select(Machine).where(Machine.external_code == ref))
     if not ref or "\x00" in ref:  # PostgreSQL text cannot hold NUL: no machine has such a path
         return None
     return session.scalar(

@@ -1,0 +1,1 @@
+"""Describing assets: a machine's type and MES code, a sensor's unit and normal range (admin)."""

@@ -1,0 +1,35 @@
+"""What a change to a machine or a sensor may carry; fields left out stay as they are."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class MachineChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    machine_type: str | None = Field(
+        default=None, max_length=64, description="Machines sharing a sensor set share a RUL model."
+    )
+    external_code: str | None = Field(
+        default=None, min_length=1, max_length=128, description="The MES asset code (unique)."
+    )
+
+
+class SensorChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unit: str | None = Field(default=None, max_length=32, description="e.g. °C, mm/s, bar")
+    normal_min: float | None = Field(default=None, description="Lower end of the normal range.")
+    normal_max: float | None = Field(default=None, description="Upper end of the normal range.")
+
+    @model_validator(mode="after")
+    def _finite_and_ordered(self) -> SensorChange:
+        bounds = [b for b in (self.normal_min, self.normal_max) if b is not None]
+        if any(not math.isfinite(b) for b in bounds):
+            raise ValueError("normal_min and normal_max must be finite numbers")
+        if self.normal_min is not None and self.normal_max is not None and self.normal_min > self.normal_max:
+            raise ValueError("normal_min must not exceed normal_max")
+        return self
