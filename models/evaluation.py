@@ -1,0 +1,136 @@
+"""RUL error measures and the split-conformal prediction interval.
+
+The interval is split-conformal with two one-sided offsets (each at miscoverage alpha/2) computed on
+the signed residuals `truth - prediction` of held-out calibration machines; the lower end is clipped
+at 0 (a RUL is never negative) and the interval always contains the point prediction. With n
+calibration residuals the finite-sample quantile level is ceil((n + 1)(1 - alpha/2)) / n, which
+guarantees coverage >= 1 - alpha for exchangeable data.
+
+Errors grow with the distance to failure and shrink again at the cap, and a test set cut at random
+cycles does not weigh life stages like a calibration set of every window does, so the offsets are
+computed per bin of predicted RUL (Mondrian conformal): coverage then holds within each bin, whatever
+the mix of life stages being scored.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+
+def rmse(truth: ArrayLike, predicted: ArrayLike) -> float:
+    d = np.asarray(predicted, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
+    return float(np.sqrt(np.mean(d**2))) if d.size else math.nan
+
+
+def phm08_score(truth: ArrayLike, predicted: ArrayLike) -> float:
+    """PHM08 challenge score: late predictions (d = predicted - truth > 0) cost more than early ones."""
+    d = np.asarray(predicted, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
+    return float(np.sum(np.where(d < 0, np.expm1(-d / 13.0), np.expm1(d / 10.0))))
+
+
+@dataclass(frozen=True)
+class Conformal:
+    """Offsets added to a point prediction, per bin of predicted RUL (Mondrian conformal).
+
+    interval = [max(0, pred + low[b]), pred + high[b]] where b is the bin of `pred` among `edges`.
+    """
+
+    edges: tuple[float, ...]  # inner bin edges on the predicted RUL, ascending; () for a single bin
+    low: tuple[float, ...]  # per bin (len(edges) + 1)
+    high: tuple[float, ...]
+    coverage: float  # nominal, e.g. 0.9
+    n_calibration: int
+
+    @classmethod
+    def calibrate(
+        cls,
+        truth: ArrayLike,
+        predicted: ArrayLike,
+        coverage: float = 0.9,
+        bins: int = 1,
+        min_per_bin: int = 50,
+    ) -> Conformal:
+        """Offsets from calibration residuals; up to `bins` bins of equal count (at least `min_per_bin`)."""
+        t = np.asarray(truth, dtype=np.float64)
+        p = np.asarray(predicted, dtype=np.float64)
+        known = ~np.isnan(t) & ~np.isnan(p)
+        t, p = t[known], p[known]
+        if not 0 < coverage < 1:
+            raise ValueError("coverage must be between 0 and 1")
+        bins = max(1, min(bins, t.size // max(min_per_bin, 1)))
+        edges = (
+            tuple(float(e) for e in np.unique(np.quantile(p, np.arange(1, bins) / bins))) if bins > 1 else ()
+        )
+        which = np.searchsorted(np.asarray(edges), p, side="right")
+        offsets = [_offsets(t[which == b] - p[which == b], coverage) for b in range(len(edges) + 1)]
+        return cls(
+            edges=edges,
+            low=tuple(lo for lo, _ in offsets),
+            high=tuple(hi for _, hi in offsets),
+            coverage=coverage,
+            n_calibration=int(t.size),
+        )
+
+    def interval(self, predicted: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        p = np.asarray(predicted, dtype=np.float64)
+        b = np.searchsorted(np.asarray(self.edges, dtype=np.float64), p, side="right")
+        return np.maximum(p + np.asarray(self.low)[b], 0.0), np.maximum(p + np.asarray(self.high)[b], 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"edges": list(self.edges), "low": list(self.low), "high": list(self.high),
+                "coverage": self.coverage, "n_calibration": self.n_calibration}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Conformal:
+        edges, low, high = (tuple(float(v) for v in data[k]) for k in ("edges", "low", "high"))
+        if len(low) != len(edges) + 1 or len(high) != len(low) or list(edges) != sorted(edges):
+            raise ValueError("inconsistent conformal description")
+        return cls(edges, low, high, float(data["coverage"]), int(data["n_calibration"]))
+
+    @classmethod
+    def none(cls, coverage: float = 0.9) -> Conformal:
+        """A zero-width interval: for raw point predictions before calibration."""
+        return cls((), (0.0,), (0.0,), coverage, 0)
+
+
+def _offsets(residual: NDArray[np.float64], coverage: float) -> tuple[float, float]:
+    n = residual.size
+    k = math.ceil((n + 1) * (1 - (1 - coverage) / 2))  # 1-based rank of the upper offset
+    if n == 0 or k > n:
+        raise ValueError(f"{n} calibration residuals are too few for a {coverage:.0%} interval")
+    ordered = np.sort(residual)
+    # The interval always contains the point prediction (widening it keeps the coverage guarantee).
+    return min(float(ordered[n - k]), 0.0), max(float(ordered[k - 1]), 0.0)
+
+
+def interval_quality(truth: ArrayLike, low: ArrayLike, high: ArrayLike) -> tuple[float, float]:
+    """(coverage, mean width): the share of truths inside [low, high] and the average high - low."""
+    t = np.asarray(truth, dtype=np.float64)
+    lo = np.asarray(low, dtype=np.float64)
+    hi = np.asarray(high, dtype=np.float64)
+    if t.size == 0:
+        return math.nan, math.nan
+    return float(np.mean((t >= lo) & (t <= hi))), float(np.mean(hi - lo))
+
+
+def rul_metrics(truth: ArrayLike, predicted: ArrayLike, conformal: Conformal | None) -> dict[str, float]:
+    """rmse, mae, PHM08 score (sum and mean per prediction) and, with an interval, coverage and width."""
+    t = np.asarray(truth, dtype=np.float64)
+    p = np.asarray(predicted, dtype=np.float64)
+    score = phm08_score(t, p)
+    out = {
+        "rmse": rmse(t, p),
+        "mae": float(np.mean(np.abs(p - t))) if t.size else math.nan,
+        "score": score,
+        "score_mean": score / t.size if t.size else math.nan,
+        "n": float(t.size),
+    }
+    if conformal is not None:
+        lo, hi = conformal.interval(p)
+        out["coverage"], out["interval_width"] = interval_quality(t, lo, hi)
+    return out

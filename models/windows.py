@@ -1,0 +1,156 @@
+"""Fixed-length sensor windows and their labels, built from concatenated per-run time series.
+
+A *run* is one machine's uninterrupted series between two events: it ends either in a failure (its
+remaining useful life, RUL, is known at every step) or is *censored* (ended by preventive maintenance,
+or still running: the machine had not failed). Runs are stored back to back in one `values` array of
+shape [T, S] and described by their lengths, so every operation here is vectorised over rows and
+windows (numpy stride tricks and fancy indexing, never a Python loop per window).
+
+Labels of censored runs: at a row `k` steps before the censoring point the true RUL is only known
+to be at least `k + rul_at_end`. With the piecewise-linear target capped at `cap`, that lower bound
+still pins the label whenever it reaches the cap (the capped RUL is then exactly `cap`), so those
+windows keep their label: they are the healthy examples maintenance-heavy plants mostly have. Closer
+to the censoring point the label is unknown and is NaN: such windows take no part in the RUL loss.
+The failure-within-horizon label is 0 when the run is known to survive longer than the horizon
+(bound above the horizon), 1 when a failed run fails within it, and NaN otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+DEFAULT_CAP = 125.0
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Where each run lies in the concatenated rows, and how it ended."""
+
+    lengths: NDArray[np.int64]  # [R] rows per run, in order
+    failed: NDArray[np.bool_]  # [R] True: ended in failure; False: censored
+    rul_at_end: NDArray[np.float64]  # [R] RUL (or its lower bound when censored) at the run's last row
+
+    @classmethod
+    def of(
+        cls,
+        lengths: NDArray[np.integer] | list[int],
+        failed: NDArray[np.bool_] | list[bool] | None = None,
+        rul_at_end: NDArray[np.floating] | list[float] | None = None,
+    ) -> Runs:
+        lengths_a = np.asarray(lengths, dtype=np.int64)
+        if lengths_a.ndim != 1 or (lengths_a < 0).any():
+            raise ValueError("run lengths must be a 1-D array of non-negative integers")
+        n = len(lengths_a)
+        failed_a = np.ones(n, dtype=bool) if failed is None else np.asarray(failed, dtype=bool)
+        end_a = np.zeros(n) if rul_at_end is None else np.asarray(rul_at_end, dtype=np.float64)
+        if failed_a.shape != (n,) or end_a.shape != (n,):
+            raise ValueError(f"failed and rul_at_end need one entry per run ({n})")
+        if (end_a < 0).any():
+            raise ValueError("rul_at_end must be non-negative")
+        return cls(lengths_a, failed_a, end_a)
+
+    @property
+    def starts(self) -> NDArray[np.int64]:
+        return np.concatenate(([0], np.cumsum(self.lengths)[:-1])).astype(np.int64)
+
+    @property
+    def total(self) -> int:
+        return int(self.lengths.sum())
+
+    def run_of_row(self) -> NDArray[np.int64]:
+        """[T] index of the run each row belongs to."""
+        return np.repeat(np.arange(len(self.lengths)), self.lengths)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Windows [N, W, S] with their labels; row `end_row` of `values` is each window's last step."""
+
+    x: NDArray[np.float32]
+    rul: NDArray[np.float32]  # [N] capped RUL at the last step, NaN where unknown (censored)
+    fails_within: NDArray[np.float32]  # [N] 1/0 failure within the horizon, NaN where unknown
+    run: NDArray[np.int64]  # [N] index of the run
+    end_row: NDArray[np.int64]  # [N] row index of the window's last step
+
+
+def row_targets(
+    runs: Runs, cap: float = DEFAULT_CAP, horizon: float = 30.0
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Per-row capped RUL and failure-within-horizon labels (NaN where unknown), shape [T] each."""
+    run = runs.run_of_row()
+    steps_to_end = runs.starts[run] + runs.lengths[run] - 1 - np.arange(runs.total)
+    bound = steps_to_end + runs.rul_at_end[run]  # exact for failed runs, a lower bound if censored
+    failed = runs.failed[run]
+    rul = np.minimum(bound, cap)
+    rul = np.where(failed | (bound >= cap), rul, np.nan)
+    fails = np.where(bound <= horizon, 1.0, 0.0)
+    fails = np.where(failed | (bound > horizon), fails, np.nan)
+    return rul.astype(np.float32), fails.astype(np.float32)
+
+
+def window_end_rows(runs: Runs, window: int, stride: int = 1) -> NDArray[np.int64]:
+    """Rows that end a full window lying inside one run, every `stride` steps back from each run's end."""
+    if window < 1 or stride < 1:
+        raise ValueError("window and stride must be at least 1")
+    run = runs.run_of_row()
+    position = np.arange(runs.total) - runs.starts[run]
+    from_end = runs.lengths[run] - 1 - position
+    keep = (position >= window - 1) & (from_end % stride == 0)
+    return np.flatnonzero(keep).astype(np.int64)
+
+
+def build_windows(
+    values: NDArray[np.floating],
+    runs: Runs,
+    window: int,
+    cap: float = DEFAULT_CAP,
+    horizon: float = 30.0,
+    stride: int = 1,
+    labelled_only: bool = False,
+) -> Windows:
+    """Every full window inside each run (none crosses a run boundary), labelled at its last step.
+
+    Runs shorter than `window` give no window here (see `last_windows` to pad them for scoring).
+    With `labelled_only`, windows whose RUL label is unknown are left out.
+    """
+    values = _check_values(values, runs)
+    ends = window_end_rows(runs, window, stride)
+    rul, fails = row_targets(runs, cap, horizon)
+    if labelled_only:
+        ends = ends[~np.isnan(rul[ends])]
+    if len(ends):
+        # [T - W + 1, S, W] view without copying; window i covers rows i .. i + W - 1.
+        view = np.lib.stride_tricks.sliding_window_view(values, window, axis=0)
+        x = np.ascontiguousarray(view[ends - (window - 1)].transpose(0, 2, 1), dtype=np.float32)
+    else:
+        x = np.empty((0, window, values.shape[1]), dtype=np.float32)
+    return Windows(
+        x=x,
+        rul=rul[ends],
+        fails_within=fails[ends],
+        run=runs.run_of_row()[ends],
+        end_row=ends,
+    )
+
+
+def last_windows(values: NDArray[np.floating], runs: Runs, window: int) -> NDArray[np.float32]:
+    """The window ending at each run's last row, [R, W, S]; short runs are padded with their first row."""
+    values = _check_values(values, runs)
+    if (runs.lengths == 0).any():
+        raise ValueError("every run needs at least one row to score")
+    ends = runs.starts + runs.lengths - 1
+    index = ends[:, None] - np.arange(window - 1, -1, -1)[None, :]
+    index = np.maximum(index, runs.starts[:, None])
+    return values[index].astype(np.float32)
+
+
+def _check_values(values: NDArray[np.floating], runs: Runs) -> NDArray[np.floating]:
+    values = np.asarray(values)
+    if values.ndim != 2:
+        raise ValueError(f"values must be 2-D [rows, sensors], got shape {values.shape}")
+    if values.shape[0] != runs.total:
+        raise ValueError(f"values has {values.shape[0]} rows but the runs cover {runs.total}")
+    return values

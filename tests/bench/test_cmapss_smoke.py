@@ -1,0 +1,98 @@
+"""bench.cmapss and bench.cmapss_split run end to end on tiny C-MAPSS-format files (seconds).
+
+Full-size runs on FD001 are recorded in docs/benchmarks.md, not timed here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.models.synthetic import write_cmapss_like
+
+REPO = Path(__file__).resolve().parents[2]
+FD001 = REPO.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
+TINY = {
+    "epochs": 1,
+    "window": 10,
+    "cap": 40,
+    "horizon": 10,
+    "validation_fraction": 0.25,
+    "calibration_fraction": 0.25,
+    "architecture": {
+        "kind": "cnn_lstm",
+        "conv_filters": 4,
+        "conv_layers": 1,
+        "lstm_units": [4],
+        "dense_units": 4,
+    },
+}
+
+
+def run_module(module: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed
+
+
+def test_cmapss_bench_prints_one_json_line_with_every_figure(tmp_path: Path) -> None:
+    train, test, rul = write_cmapss_like(tmp_path / "data", engines=8)
+    out = tmp_path / "result.json"
+    completed = run_module(
+        "bench.cmapss", "--train", str(train), "--test", str(test), "--rul", str(rul),
+        "--out", str(out), "--config", json.dumps(TINY), "--repeats", "2",
+        "--model-dir", str(tmp_path / "model"),
+    )  # fmt: skip
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 1, completed.stdout  # logs go to stderr
+    result: dict[str, Any] = json.loads(lines[0])
+    assert json.loads(out.read_text()) == result
+    for key in ("rmse", "score", "coverage", "interval_width", "train_seconds", "device",
+                "onnx_us_per_engine", "keras_us_per_engine", "baseline_rmse"):  # fmt: skip
+        assert key in result, key
+    assert result["engines"] == 8 and result["epochs_run"] == 1
+    assert result["rmse"] >= 0 and result["score"] >= 0 and result["interval_width"] > 0
+    assert 0 <= result["coverage"] <= 1
+    assert result["onnx_us_per_engine"] > 0 and result["keras_us_per_engine"] > 0
+    assert "cpu" in result["device"] or "gpu" in result["device"]
+    assert (tmp_path / "model" / "model.onnx").is_file()
+
+
+def test_split_writes_official_format_files_whose_rul_matches_the_cut(tmp_path: Path) -> None:
+    train, _, _ = write_cmapss_like(tmp_path / "data", engines=8)
+    out = tmp_path / "dev"
+    run_module("bench.cmapss_split", "--train", str(train), "--holdout", "3", "--cuts", "2",
+               "--min-keep", "20", "--out", str(out))  # fmt: skip
+    full, rest, cut = (
+        np.loadtxt(out / name, ndmin=2) for name in ("../data/train.txt", "train.txt", "test.txt")
+    )
+    rul = np.loadtxt(out / "RUL.txt", ndmin=1)
+    assert len(np.unique(rest[:, 0])) == 5 and len(np.unique(cut[:, 0])) == len(rul) == 6
+    assert np.array_equal(np.unique(cut[:, 0]), np.arange(1, 7))
+    for unit, remaining in zip(range(1, 7), rul, strict=True):
+        rows = cut[cut[:, 0] == unit]
+        # the held-out engine's full series ends `remaining` cycles after the cut (its true RUL)
+        source = full[np.isclose(full[:, 5:], rows[0, 5:]).all(axis=1), 0]
+        engine = full[full[:, 0] == source[0]]
+        assert len(engine) - len(rows) == remaining >= 1 and len(rows) >= 20
+        np.testing.assert_array_equal(
+            engine[: len(rows)], np.column_stack([np.full(len(rows), source[0]), rows[:, 1:]])
+        )
+
+
+@pytest.mark.skipif(not FD001.is_file(), reason=f"{FD001} is absent (C-MAPSS lives in ../shared/data)")
+def test_split_of_fd001_resembles_the_official_test_set(tmp_path: Path) -> None:
+    run_module("bench.cmapss_split", "--train", str(FD001), "--holdout", "20", "--out", str(tmp_path))
+    rul = np.loadtxt(tmp_path / "RUL.txt")
+    test = np.loadtxt(tmp_path / "test.txt")
+    assert len(rul) == 20 and rul.min() >= 1 and rul.max() <= 145
+    assert np.bincount(test[:, 0].astype(int))[1:].min() >= 31
+    assert len(np.unique(np.loadtxt(tmp_path / "train.txt")[:, 0])) == 80
