@@ -88,6 +88,23 @@ def machines() -> list[Machine]:
     return found
 
 
+def machines_or_explain() -> list[Machine] | None:
+    """The fleet for a page, or None after telling the user why there is none (no key, API error,
+    no machines yet)."""
+    if not require_key():
+        return None
+    try:
+        with st.spinner("Loading machines…"):
+            found = machines()
+    except ApiError as exc:
+        show_api_error(exc, "list the machines")
+        return None
+    if not found:
+        st.info(no_machines_hint())
+        return None
+    return found
+
+
 def series(machine_id: int, sensor: str, start: datetime, end: datetime) -> Series:
     return _series(settings().api_url, current_key(), machine_id, sensor, start, end)
 

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import session
-from dashboard.client import ApiError, Machine
+from dashboard.client import Machine
 from dashboard.formatting import fleet_counts, group_by_line, line_table
 
 ALL = "All"
@@ -69,16 +69,8 @@ def _tables(machines: list[Machine], now: datetime, stale_after_s: float) -> Non
 
 
 def fleet_body() -> None:
-    if not session.require_key():
-        return
-    try:
-        with st.spinner("Loading machines…"):
-            machines = session.machines()
-    except ApiError as exc:
-        session.show_api_error(exc, "list the machines")
-        return
-    if not machines:
-        st.info(session.no_machines_hint())
+    machines = session.machines_or_explain()
+    if machines is None:
         return
     stale_after_s = float(session.settings().silent_after_s)
     now = datetime.now(UTC)

@@ -168,16 +168,8 @@ def _event_form(machine: Machine) -> None:
 
 def machine_page() -> None:
     st.title("Machine")
-    if not session.require_key():
-        return
-    try:
-        with st.spinner("Loading machines…"):
-            machines = session.machines()
-    except ApiError as exc:
-        session.show_api_error(exc, "list the machines")
-        return
-    if not machines:
-        st.info(session.no_machines_hint())
+    machines = session.machines_or_explain()
+    if machines is None:
         return
     machine = _pick_machine(machines)
     st.caption(
