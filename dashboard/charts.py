@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 
 import plotly.graph_objects as go
 
-from dashboard.client import Event, Point
+from dashboard.records import Event, Point
 
 EVENT_COLOURS = {"failure": "#d62728", "maintenance": "#1f77b4"}
 BAND_COLOUR = "rgba(44, 160, 44, 0.12)"

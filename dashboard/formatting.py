@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from dashboard.client import Event, Machine
+from dashboard.records import Event, Machine
 
 STALE_MARK = "⚠"
 

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from dashboard.client import ApiError, Event, Identity, Machine, PlantwatchClient, Series
+from dashboard.client import ApiError, PlantwatchClient
+from dashboard.records import Event, Identity, Machine, Series
 from plantwatch.settings import Settings, get_settings
 
 KEY_STATE = "pw_api_key"

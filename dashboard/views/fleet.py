@@ -8,8 +8,8 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import session
-from dashboard.client import Machine
 from dashboard.formatting import fleet_counts, group_by_line, line_table
+from dashboard.records import Machine
 
 ALL = "All"
 MACHINE_PAGE = "views/machine.py"

@@ -13,8 +13,9 @@ import streamlit as st
 
 from dashboard import session
 from dashboard.charts import trend_figure
-from dashboard.client import ApiError, Machine, Point
+from dashboard.client import ApiError
 from dashboard.formatting import events_table, last_seen_label
+from dashboard.records import Machine, Point
 
 RANGES = {
     "15 min": timedelta(minutes=15),

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard.client import ApiError, parse_ts
+from dashboard.client import ApiError
 from dashboard.formatting import last_seen_label, relative_age
+from dashboard.records import parse_ts
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 UNITS = {"s": 1, "min": 60, "h": 3600, "d": 86400}

@@ -1,0 +1,121 @@
+"""What the API returns, as the dashboard uses it: frozen dataclasses (so `st.cache_data` can pickle
+them), built from the API's JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Sensor:
+    name: str
+    position: int
+    unit: str | None = None
+    normal_min: float | None = None
+    normal_max: float | None = None
+
+
+@dataclass(frozen=True)
+class Machine:
+    id: int
+    path: str
+    site: str
+    line: str
+    name: str
+    machine_type: str | None = None
+    external_code: str | None = None
+    last_seen_at: datetime | None = None
+    sensors: tuple[Sensor, ...] = ()
+    latest_ts: datetime | None = None
+    latest_values: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def last_activity(self) -> datetime | None:
+        """When the machine last reported: `last_seen_at`, else its newest reading."""
+        candidates = [t for t in (self.last_seen_at, self.latest_ts) if t is not None]
+        return max(candidates) if candidates else None
+
+    def sensor(self, name: str) -> Sensor | None:
+        return next((s for s in self.sensors if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class Point:
+    ts: datetime
+    value: float  # a reading, or a bucket's average
+    min: float | None = None  # a bucket's (None for raw readings)
+    max: float | None = None
+    n: int | None = None
+
+
+@dataclass(frozen=True)
+class Series:
+    machine: str
+    sensor: str
+    unit: str | None
+    points: tuple[Point, ...]
+    truncated: bool = False
+    bucket: str = "raw"  # or "1m" / "1h": points are bucket averages with min and max
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int | None
+    kind: str
+    ts: datetime
+    note: str = ""
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the key belongs to, when the API says (`GET /api/v1/me`)."""
+
+    name: str
+    role: str
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def machine_from_json(raw: dict[str, Any]) -> Machine:
+    latest = raw.get("latest") or {}
+    return Machine(
+        id=int(raw["id"]),
+        path=str(raw["path"]),
+        site=str(raw["site"]),
+        line=str(raw["line"]),
+        name=str(raw["name"]),
+        machine_type=raw.get("machine_type"),
+        external_code=raw.get("external_code"),
+        last_seen_at=parse_ts(raw.get("last_seen_at")),
+        sensors=tuple(
+            Sensor(
+                name=str(s["name"]),
+                position=int(s.get("position") or 0),
+                unit=s.get("unit"),
+                normal_min=s.get("normal_min"),
+                normal_max=s.get("normal_max"),
+            )
+            for s in raw.get("sensors") or []
+        ),
+        latest_ts=parse_ts(latest.get("ts")),
+        latest_values=dict(latest.get("values") or {}),
+    )
+
+
+def event_from_json(raw: dict[str, Any]) -> Event:
+    ts = parse_ts(raw["ts"])
+    assert ts is not None
+    return Event(
+        id=raw.get("id"),
+        kind=str(raw["kind"]),
+        ts=ts,
+        note=str(raw.get("note") or ""),
+        created_by=raw.get("created_by"),
+    )
