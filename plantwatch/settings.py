@@ -185,6 +185,34 @@ class Settings(BaseSettings):
     job_request_poll_s: float = Field(
         default=2.0, gt=0, description="How often the scheduler picks up job requests from the API."
     )
+    # --- RUL training ------------------------------------------------------------------------------
+    rul_resample_s: int = Field(
+        default=0,
+        ge=0,
+        description="RUL training: one cycle per this many seconds (mean of the readings in it); "
+        "0 takes every reading as one cycle.",
+    )
+    rul_window: int = Field(default=30, ge=2, description="RUL training: cycles in one input window.")
+    rul_cap: float = Field(
+        default=125.0, gt=0, description="RUL training: cap of the piecewise-linear target, in cycles."
+    )
+    rul_epochs: int = Field(default=30, ge=1, description="RUL training: most epochs (early stopping).")
+    rul_lstm_units: int = Field(default=32, ge=1, description="RUL training: units of the LSTM layer.")
+    rul_min_failed_runs: int = Field(
+        default=3, ge=1, description="RUL training: runs ended in failure needed before a model is trained."
+    )
+    rul_promotion_metric: str = Field(
+        default="rmse", description="RUL promotion: metric compared (lower is better) with the champion's."
+    )
+    rul_promotion_margin: float = Field(
+        default=0.0,
+        ge=0,
+        description="RUL promotion: a candidate must beat the champion by more than this fraction "
+        "of the champion's metric (0.05 = 5 %) to replace it.",
+    )
+    rul_train_hour_utc: int = Field(
+        default=2, ge=0, le=23, description="Hour (UTC) of the nightly `train_rul` job."
+    )
 
 
 @lru_cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from plantwatch.cli import admin, components, dead_letters
+from plantwatch.cli import admin, components, dead_letters, models
 from plantwatch.cli.failures import run_explaining_failures
 
 app = typer.Typer(
@@ -23,6 +23,8 @@ app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.apikey_app, name="apikey")
 app.add_typer(admin.import_app, name="import")
 app.add_typer(dead_letters.app, name="deadletters")
+app.add_typer(models.train_app, name="train")
+app.add_typer(models.models_app, name="models")
 
 
 def main() -> None:

@@ -1,0 +1,65 @@
+"""Queries on registered model versions (`model_versions`): next version, champion, listing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from db.tables import ModelVersion
+
+
+def lock_scope(session: Session, kind: str, scope: str) -> None:
+    """Serialise registrations and promotions of one (kind, scope) until the transaction ends."""
+    session.execute(text("SELECT pg_advisory_xact_lock(7303, hashtext(:k))"), {"k": f"{kind}/{scope}"})
+
+
+def next_version(session: Session, kind: str, scope: str) -> int:
+    latest = session.scalar(
+        select(func.max(ModelVersion.version)).where(ModelVersion.kind == kind, ModelVersion.scope == scope)
+    )
+    return int(latest or 0) + 1
+
+
+def get_version(session: Session, version_id: int) -> ModelVersion | None:
+    return session.get(ModelVersion, version_id)
+
+
+def champion(session: Session, kind: str, scope: str) -> ModelVersion | None:
+    return session.scalar(
+        select(ModelVersion).where(
+            ModelVersion.kind == kind, ModelVersion.scope == scope, ModelVersion.status == "champion"
+        )
+    )
+
+
+def previous_champion(session: Session, kind: str, scope: str, before_id: int) -> ModelVersion | None:
+    """The retired, not rolled-back version of the scope promoted most recently (not `before_id`)."""
+    return session.scalar(
+        select(ModelVersion)
+        .where(
+            ModelVersion.kind == kind,
+            ModelVersion.scope == scope,
+            ModelVersion.status == "retired",
+            ModelVersion.promoted_at.is_not(None),
+            ModelVersion.id != before_id,
+            ~ModelVersion.params.has_key("rolled_back_at"),
+        )
+        .order_by(ModelVersion.promoted_at.desc(), ModelVersion.id.desc())
+        .limit(1)
+    )
+
+
+def list_versions(
+    session: Session, kind: str | None = None, scope: str | None = None, limit: int = 100
+) -> Sequence[ModelVersion]:
+    """Versions newest first."""
+    query = select(ModelVersion)
+    if kind is not None:
+        query = query.where(ModelVersion.kind == kind)
+    if scope is not None:
+        query = query.where(ModelVersion.scope == scope)
+    return session.scalars(
+        query.order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc()).limit(limit)
+    ).all()

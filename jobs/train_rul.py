@@ -1,0 +1,160 @@
+"""The `train_rul` job: train one RUL model per machine type, register it and apply the promotion rule.
+
+Artifacts go under `{var_dir}/models/rul/{scope}/v{N}/`. Without a scope every machine type with a
+recorded failure is trained; a type with too little labelled data is reported and skipped, and the job
+fails (with the reasons) only when no type could be trained.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from jobs.training_data import load_scope, scopes_with_failures
+from models.config import ArchitectureConfig, InsufficientDataError, RulConfig
+from plantwatch.settings import Settings
+from services import model_registry
+
+if TYPE_CHECKING:
+    from models.fitting import TrainingProgress
+
+log = logging.getLogger(__name__)
+
+KIND = "rul"
+
+
+def rul_config(settings: Settings) -> RulConfig:
+    """A small, CPU-friendly LSTM by default; every knob that matters comes from settings."""
+    return RulConfig(
+        window=settings.rul_window,
+        cap=settings.rul_cap,
+        epochs=settings.rul_epochs,
+        min_failed_runs=settings.rul_min_failed_runs,
+        architecture=ArchitectureConfig(
+            kind="lstm", lstm_units=(settings.rul_lstm_units,), dense_units=16, dropout=0.1
+        ),
+    )
+
+
+def train_rul_job(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    scope: str | None = None,
+    progress: Callable[[str, TrainingProgress], None] | None = None,
+) -> dict[str, Any]:
+    """Train `scope` (or every type with failures); `progress(scope, p)` is called after each epoch."""
+    scopes = [scope] if scope is not None else scopes_with_failures(session)
+    if not scopes:
+        raise InsufficientDataError("no machine has a recorded failure: nothing to learn RUL from")
+    trained: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name in scopes:
+        try:
+            trained[name] = train_scope(session, settings, name, progress)
+        except InsufficientDataError as exc:
+            if scope is not None:
+                raise
+            log.warning("RUL model for %r not trained: %s", name, exc)
+            skipped[name] = str(exc)
+    if not trained:
+        raise InsufficientDataError(
+            "no machine type has enough labelled data: " + "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        )
+    return {"trained": trained, "skipped": skipped}
+
+
+def train_scope(
+    session: Session,
+    settings: Settings,
+    scope: str,
+    progress: Callable[[str, TrainingProgress], None] | None = None,
+) -> dict[str, Any]:
+    """Train, save, register and maybe promote one scope's model; returns what happened."""
+    # Keras loads here, not when the scheduler imports the job registry.
+    from models.artifacts import save_rul_artifacts
+    from models.training import train_rul
+
+    started = time.perf_counter()
+    data = load_scope(session, scope, settings.rul_resample_s)
+    config = rul_config(settings)
+    # `progress` comes from the CLI; a job request's JSON params can never make it a callable.
+    hook = (lambda p: progress(scope, p)) if callable(progress) else None
+    trained = train_rul(data.dataset, config, progress=hook)
+    version = model_registry.reserve_version(session, KIND, scope)
+    directory = artifact_dir(settings, scope, version)
+    if directory.exists():  # left by a run that failed before it could register this version
+        shutil.rmtree(directory)
+    sidecar_sha = save_rul_artifacts(trained, directory, extra={"scope": scope, "version": version})
+    row = model_registry.register_version(
+        session,
+        kind=KIND,
+        scope=scope,
+        version=version,
+        metrics={**trained.metrics, "epochs_run": trained.epochs_run},
+        params={
+            "config": config.to_dict(),
+            "resample_s": settings.rul_resample_s,
+            "machines": data.machine_count,
+            "runs": len(data.dataset.runs.lengths),
+            "failed_runs": int(data.dataset.runs.failed.sum()),
+            "sensors": trained.scaler.kept_names,
+            "dropped_sensors": trained.scaler.dropped,
+            "train_seconds": trained.train_seconds,
+        },
+        data_start=data.data_start,
+        data_end=data.data_end,
+        artifact_path=str(directory),
+        artifact_sha256=sidecar_sha,
+        evaluation_machines=trained.split.validation,
+        code_version=code_version(),
+        duration_s=round(time.perf_counter() - started, 3),
+        device=trained.device,
+    )
+    promoted, reason = model_registry.promote_if_better(
+        session, row, settings.rul_promotion_metric, settings.rul_promotion_margin
+    )
+    log.info("RUL %s v%d registered (id %d): %s", scope, version, row.id, reason)
+    return {
+        "id": row.id,
+        "version": version,
+        "status": row.status,
+        "promoted": promoted,
+        "reason": reason,
+        settings.rul_promotion_metric: row.metrics.get(settings.rul_promotion_metric),  # NaN-free
+    }
+
+
+def artifact_dir(settings: Settings, scope: str, version: int) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", scope) or "_"
+    return settings.var_dir / "models" / KIND / safe / f"v{version}"
+
+
+def code_version() -> str:
+    """The package version, and the git commit when running from a checkout."""
+    try:
+        version = metadata.version("plantwatch")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return version
+    return f"{version}+{commit}" if commit else version

@@ -1,0 +1,137 @@
+"""RUL training from the database: runs cut at events, a tiny model trained, registered and promoted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import transaction
+from db.repositories.assets import register_machine, register_sensors
+from db.repositories.events import add_event
+from db.repositories.readings import ReadingRow, insert_readings
+from db.tables import ModelVersion
+from jobs.runs import run_job
+from jobs.scheduler import schedules
+from jobs.training_data import load_scope
+from models.serving import RulPredictor
+from plantwatch.settings import Settings
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+RUN = 24  # readings per run, one a minute
+
+
+def _tiny(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "rul_window": 4,
+            "rul_cap": 15.0,
+            "rul_epochs": 1,
+            "rul_lstm_units": 4,
+            "rul_min_failed_runs": 3,
+        }
+    )
+
+
+def _machine(session: Session, name: str, machine_type: str | None, events: list[str]) -> None:
+    """One machine: a degrading run per event (`failure` or `maintenance`), then a still-running part."""
+    machine = register_machine(session, "site", "line", name)
+    machine.machine_type = machine_type
+    if machine.id % 2:  # sensors at other positions on some machines: they are matched by name
+        register_sensors(session, machine.id, ["vib"])
+    positions = register_sensors(session, machine.id, ["temp", "vib", "flat"])
+    rng = np.random.default_rng(machine.id)
+    rows: list[ReadingRow] = []
+    ts = T0
+    for event in [*events, None]:
+        for k in range(RUN if event is not None else 6):
+            wear = k / RUN
+            named = {"temp": 60 + 30 * wear + rng.normal(), "vib": wear + 0.05 * rng.normal(), "flat": 1.0}
+            values: list[float | None] = [None] * 3
+            for sensor, position in positions.items():
+                values[position - 1] = named[sensor]
+            rows.append((machine.id, ts, None, values))
+            ts += timedelta(minutes=1)
+        if event is not None:
+            add_event(session, machine_id=machine.id, kind=event, ts=ts - timedelta(seconds=30), note="",
+                      work_order_id=None, created_by=None)  # fmt: skip
+    insert_readings(session, rows)
+
+
+@pytest.fixture
+def plant(session_factory: sessionmaker[Session]) -> None:
+    with transaction(session_factory) as session:
+        for i in range(6):
+            _machine(session, f"pump{i}", "pump", ["failure", "maintenance", "failure"])
+        _machine(session, "odd", None, ["maintenance"])
+
+
+def test_runs_are_cut_at_failures_and_maintenance(
+    session_factory: sessionmaker[Session], plant: None
+) -> None:
+    with transaction(session_factory) as session:
+        data = load_scope(session, "pump")
+        default = load_scope(session, "default", resample_s=120)
+    runs = data.dataset.runs
+    assert data.dataset.sensor_names == ["flat", "temp", "vib"]
+    assert list(runs.lengths) == [RUN, RUN, RUN, 6] * 6
+    assert list(runs.failed) == [True, False, True, False] * 6
+    assert data.machine_count == 6 and data.data_start == T0
+    temp, vib = data.dataset.values[:, 1], data.dataset.values[:, 2]
+    assert (temp > 50).all() and (vib < 2).all()  # matched by name whatever the position
+    assert temp[0] < temp[RUN - 1]  # temp rises within a run
+    # Resampled to 2 minutes: half as many cycles (24 → 12, 6 → 3), still cut at the event.
+    assert list(default.dataset.runs.lengths) == [12, 3]
+    assert list(default.dataset.runs.failed) == [False, False]
+
+
+def test_the_job_trains_registers_and_promotes_then_keeps_a_worse_candidate(
+    session_factory: sessionmaker[Session], settings: Settings, plant: None
+) -> None:
+    tiny = _tiny(settings)
+    result = run_job(session_factory, tiny, "train_rul", T0, trigger="request")
+    assert result.status == "succeeded", result.error
+    assert result.summary is not None
+    first = result.summary["trained"]["pump"]
+    assert first["version"] == 1 and first["status"] == "champion" and first["promoted"]
+    assert result.summary["skipped"] == {}  # "default" has no failure: not even tried
+    with transaction(session_factory) as session:
+        row = session.scalars(select(ModelVersion)).one()
+        assert row.data_start == T0 and row.params["device"]
+        assert row.params["evaluation_machines"] and row.metrics["rmse"] is not None
+        path, sha = Path(str(row.artifact_path)), row.artifact_sha256
+    assert path == tiny.var_dir / "models" / "rul" / "pump" / "v1"
+    predictor = RulPredictor.load(path, sha)  # the registered hash is the sidecar's
+    assert predictor.window == 4 and "temp" in predictor.sensor_names
+
+    # Same data, same seed, same evaluation machines: a demanding margin keeps v2 a candidate.
+    strict = tiny.model_copy(update={"rul_promotion_margin": 0.5})
+    second = run_job(session_factory, strict, "train_rul", T0 + timedelta(days=1), params={"scope": "pump"})
+    assert second.status == "succeeded", second.error
+    assert second.summary is not None
+    v2 = second.summary["trained"]["pump"]
+    assert v2["version"] == 2 and v2["status"] == "candidate" and "does not beat" in v2["reason"]
+
+
+def test_too_little_labelled_data_fails_the_run_with_the_reason(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with transaction(session_factory) as session:
+        _machine(session, "lonely", "press", ["failure"])
+    result = run_job(session_factory, _tiny(settings), "train_rul", T0)
+    assert result.status == "failed"
+    assert result.error is not None and "at least 3 are needed" in result.error
+    nothing = run_job(
+        session_factory, _tiny(settings), "train_rul", T0 + timedelta(days=1), params={"scope": "x"}
+    )
+    assert nothing.status == "failed" and "no machine has type 'x'" in (nothing.error or "")
+
+
+def test_training_is_scheduled_nightly_at_the_configured_hour() -> None:
+    (schedule,) = [s for s in schedules(Settings(rul_train_hour_utc=3)) if s.job_name == "train_rul"]
+    assert schedule.every == timedelta(days=1)
+    assert schedule.slot(datetime(2026, 5, 5, 12, tzinfo=UTC)) == datetime(2026, 5, 5, 3, tzinfo=UTC)

@@ -1,0 +1,56 @@
+"""`plantwatch train rul` and `plantwatch models list|promote|rollback` against the test database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from db.engine import transaction
+from plantwatch.cli import app
+from plantwatch.settings import get_settings
+from tests.jobs.test_train_rul import _machine
+
+TINY = {"WINDOW": "4", "CAP": "15", "EPOCHS": "1", "LSTM_UNITS": "4"}
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("PLANTWATCH_VAR_DIR", str(tmp_path / "var"))
+    for name, value in TINY.items():
+        monkeypatch.setenv(f"PLANTWATCH_RUL_{name}", value)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_train_then_list_promote_and_roll_back(
+    cli: CliRunner, session_factory: sessionmaker[Session]
+) -> None:
+    assert "no model versions" in cli.invoke(app, ["models", "list"]).output
+    failed = cli.invoke(app, ["train", "rul"])
+    assert failed.exit_code == 1 and "no machine has a recorded failure" in failed.output
+
+    with transaction(session_factory) as session:
+        for i in range(6):
+            _machine(session, f"pump{i}", "pump", ["failure", "failure", "failure"])
+    for _ in range(2):
+        result = cli.invoke(app, ["train", "rul", "--scope", "pump"])
+        assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    v2 = summary["trained"]["pump"]
+    listing = cli.invoke(app, ["models", "list"]).output
+    assert "pump" in listing and "champion" in listing
+
+    promoted = cli.invoke(app, ["models", "promote", str(v2["id"])])
+    assert promoted.exit_code == 0 and "v2" in promoted.output
+    back = cli.invoke(app, ["models", "rollback", "--scope", "pump"])
+    assert back.exit_code == 0 and "v1" in back.output and "champion again" in back.output
+    again = cli.invoke(app, ["models", "rollback", "--scope", "pump"])
+    assert again.exit_code == 1 and "no earlier champion" in again.output
+    assert cli.invoke(app, ["models", "promote", "999999"]).exit_code == 1
