@@ -20,6 +20,7 @@ from api.health.routes import router as health_router
 from api.jobs.routes import router as jobs_router
 from api.keys.routes import router as keys_router
 from api.machines.routes import router as machines_router
+from api.models.routes import router as models_router
 from db.engine import make_engine, make_session_factory
 from plantwatch.settings import Settings, get_settings
 
@@ -50,6 +51,7 @@ TAGS = [
     {"name": "health", "description": "Liveness and readiness probes (no key needed)."},
     {"name": "keys", "description": "The calling API key."},
     {"name": "jobs", "description": "Scheduled jobs, their runs, and requests to run one now."},
+    {"name": "models", "description": "Model versions, their metrics, promotion, rollback, retraining."},
 ]
 
 
@@ -81,6 +83,7 @@ def _v1_router() -> APIRouter:
     # Order matters: `/machines/{machine:path}` would also match `/machines/a/b/c/events`.
     router.include_router(keys_router)
     router.include_router(jobs_router)
+    router.include_router(models_router)
     router.include_router(events_router)
     router.include_router(assets_router)
     router.include_router(machines_router)

@@ -1,0 +1,1 @@
+"""Model versions over HTTP: the registry's versions and metrics, promote, rollback, retrain."""

@@ -1,0 +1,56 @@
+"""HTTP routes of the model registry. Promote and rollback change the registry at once; retraining
+is long work, so it is a job request that the scheduler runs (see /jobs/requests/{id})."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from api.deps import ReadKey, SessionDep, require_role
+from api.errors import ApiError
+from api.jobs.schemas import JobRequestOut
+from api.jobs.service import request_run
+from api.models.schemas import ModelVersionOut, RetrainIn, RollbackIn
+from api.schemas import ERROR_RESPONSES
+from db.tables import ApiKey
+from services import model_registry
+
+router = APIRouter(prefix="/models", tags=["models"], responses=ERROR_RESPONSES)
+AdminKey = Annotated[ApiKey, Depends(require_role("admin"))]
+
+
+@router.get("", summary="Model versions with their metrics, newest first")
+def list_versions(
+    session: SessionDep,
+    _key: ReadKey,
+    kind: Annotated[Literal["rul", "qc"] | None, Query()] = None,
+    scope: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ModelVersionOut]:
+    rows = model_registry.list_versions(session, kind, scope, limit)
+    return [ModelVersionOut.model_validate(row) for row in rows]
+
+
+@router.post("/{version_id}/promote", summary="Make a version the champion (admin)")
+def promote(
+    session: SessionDep, _key: AdminKey, version_id: Annotated[int, Path(ge=1, lt=2**31)]
+) -> ModelVersionOut:
+    try:
+        return ModelVersionOut.model_validate(model_registry.promote(session, version_id))
+    except model_registry.RegistryError as error:
+        raise ApiError(404, str(error)) from error
+
+
+@router.post("/rollback", summary="Bring back the previous champion of a scope (admin)")
+def rollback(session: SessionDep, _key: AdminKey, body: RollbackIn) -> ModelVersionOut:
+    try:
+        return ModelVersionOut.model_validate(model_registry.rollback(session, body.kind, body.scope))
+    except model_registry.RegistryError as error:
+        raise ApiError(409, str(error)) from error
+
+
+@router.post("/rul/retrain", status_code=202, summary="Ask the scheduler to retrain RUL models now (admin)")
+def retrain(session: SessionDep, key: AdminKey, body: RetrainIn | None = None) -> JobRequestOut:
+    params = {"scope": body.scope} if body and body.scope else {}
+    return request_run(session, "train_rul", params, key.name)
