@@ -13,7 +13,7 @@ from typing import Any
 from jobs.partitions import partition_upkeep
 from jobs.rollups import rollups
 from jobs.silent import silent_machines
-from jobs.train_rul import train_rul_job
+from jobs.train_worker import train_rul_in_worker
 from services.job_requests import JOB_NAMES
 
 JobFn = Callable[..., dict[str, Any]]
@@ -23,7 +23,7 @@ JOBS: dict[str, JobFn] = {
     "silent_machines": silent_machines,
     "partition_upkeep": partition_upkeep,
     "rollups": rollups,
-    "train_rul": train_rul_job,
+    "train_rul": train_rul_in_worker,
 }
 
 if set(JOBS) != set(JOB_NAMES):

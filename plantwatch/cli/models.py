@@ -32,6 +32,7 @@ def train_rul(
     from db.base import utcnow
     from db.engine import make_engine, make_session_factory
     from jobs.runs import run_job
+    from jobs.train_rul import train_rul_job
 
     settings = common.settings()
     factory = make_session_factory(make_engine(common.database_url(settings, embedded_ok=True)))
@@ -52,7 +53,16 @@ def train_rul(
             bar.update(tasks[key], completed=p.epoch, total=p.epochs, detail=detail)
 
         params: dict[str, Any] = {"scope": scope, "progress": show}
-        result = run_job(factory, settings, "train_rul", utcnow(), trigger="request", params=params)
+        # In this process (unlike the scheduler's worker), so that the progress bar can follow it.
+        result = run_job(
+            factory,
+            settings,
+            "train_rul",
+            utcnow(),
+            trigger="request",
+            params=params,
+            jobs={"train_rul": train_rul_job},
+        )
     if result.status != "succeeded":
         err(f"training failed: {result.error}")
         raise typer.Exit(1)

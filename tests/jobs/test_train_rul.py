@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -96,6 +97,7 @@ def test_the_job_trains_registers_and_promotes_then_keeps_a_worse_candidate(
     result = run_job(session_factory, tiny, "train_rul", T0, trigger="request")
     assert result.status == "succeeded", result.error
     assert result.summary is not None
+    assert result.summary["worker_pid"] != os.getpid()  # trained in a worker process of its own
     first = result.summary["trained"]["pump"]
     assert first["version"] == 1 and first["status"] == "champion" and first["promoted"]
     assert result.summary["skipped"] == {}  # "default" has no failure: not even tried

@@ -1,0 +1,40 @@
+"""The scheduled RUL training, run in a process of its own.
+
+Training holds the CPU (and the GIL) for minutes; in a spawned worker process the scheduler's
+one-minute jobs keep their timing. The worker opens its own database connection and commits its
+own work (the registered versions); its summary, or its exception, comes back to the job run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from db.engine import make_engine, make_session_factory, transaction
+from jobs.train_rul import train_rul_job
+from plantwatch.settings import Settings
+
+
+def train_rul_in_worker(
+    session: Session, settings: Settings, now: datetime, scope: str | None = None
+) -> dict[str, Any]:
+    """The `train_rul` job: `train_rul_job` in a spawned process (nothing inherited from our threads)."""
+    del session  # the worker has its own connection
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_train, settings, now, scope).result()
+
+
+def _train(settings: Settings, now: datetime, scope: str | None) -> dict[str, Any]:
+    if not settings.database_url:
+        raise ValueError("DATABASE_URL is not set")
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            return {**train_rul_job(session, settings, now, scope), "worker_pid": os.getpid()}
+    finally:
+        engine.dispose()
