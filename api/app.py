@@ -21,6 +21,7 @@ from api.jobs.routes import router as jobs_router
 from api.keys.routes import router as keys_router
 from api.machines.routes import router as machines_router
 from api.models.routes import router as models_router
+from api.predictions.routes import router as predictions_router
 from db.engine import make_engine, make_session_factory
 from plantwatch.settings import Settings, get_settings
 
@@ -87,6 +88,7 @@ def _v1_router() -> APIRouter:
     router.include_router(events_router)
     router.include_router(assets_router)
     router.include_router(machines_router)
+    router.include_router(predictions_router)
     router.include_router(dead_letters_router)
     return router
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from jobs.partitions import partition_upkeep
 from jobs.rollups import rollups
+from jobs.score_machines import score_machines
 from jobs.silent import silent_machines
 from jobs.train_worker import train_rul_in_worker
 from services.job_requests import JOB_NAMES
@@ -24,6 +25,7 @@ JOBS: dict[str, JobFn] = {
     "partition_upkeep": partition_upkeep,
     "rollups": rollups,
     "train_rul": train_rul_in_worker,
+    "score_machines": score_machines,
 }
 
 if set(JOBS) != set(JOB_NAMES):

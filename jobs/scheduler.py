@@ -61,6 +61,9 @@ def schedules(settings: Settings) -> list[Schedule]:
         Schedule("partition_upkeep", timedelta(days=1), offset=timedelta(minutes=15), at_start=True),
         Schedule("rollups", timedelta(seconds=settings.rollup_interval_s), offset=timedelta(seconds=5)),
         Schedule("train_rul", timedelta(days=1), offset=timedelta(hours=settings.rul_train_hour_utc)),
+        Schedule(
+            "score_machines", timedelta(seconds=settings.score_interval_s), offset=timedelta(seconds=20)
+        ),
     ]
 
 

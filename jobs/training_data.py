@@ -38,6 +38,21 @@ def _scope_column() -> ColumnElement[str]:
     return func.coalesce(Machine.machine_type, DEFAULT_SCOPE)
 
 
+def scope_of(machine_type: str | None) -> str:
+    return machine_type or DEFAULT_SCOPE
+
+
+def failure_count(session: Session, scope: str) -> int:
+    """Failures recorded on the machines of `scope`."""
+    query = (
+        select(func.count())
+        .select_from(MachineEvent)
+        .join(Machine, MachineEvent.machine_id == Machine.id)
+        .where(MachineEvent.kind == "failure", _scope_column() == scope)
+    )
+    return int(session.scalar(query) or 0)
+
+
 def scopes_with_failures(session: Session) -> list[str]:
     """Scopes with at least one recorded failure, sorted."""
     rows = session.scalars(
@@ -119,10 +134,10 @@ def _machine_rows(
                 out[:, col] = raw[:, position - 1]
     if resample_s <= 0 or not rows:
         return ts, out
-    return _resample(ts, out, resample_s)
+    return resample(ts, out, resample_s)
 
 
-def _resample(
+def resample(
     ts: list[datetime], values: NDArray[np.float64], seconds: int
 ) -> tuple[list[datetime], NDArray[np.float64]]:
     """Mean of each sensor per bucket of `seconds` (NaN ignored); empty buckets are left out."""

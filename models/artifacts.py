@@ -15,15 +15,17 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
 from models.config import RulConfig
 from models.evaluation import Conformal
 from models.features import FeatureScaler
-from models.rul import FAILURE_OUTPUT, INPUT_NAME, RUL_OUTPUT, as_float32, is_float32
+from models.names import FAILURE_OUTPUT, INPUT_NAME, RUL_OUTPUT
+
+if TYPE_CHECKING:
+    import keras
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,10 @@ def sha256_file(path: Path) -> str:
 
 def save_rul_artifacts(trained: Any, directory: Path, extra: dict[str, Any] | None = None) -> str:
     """Write the three files of a `TrainedRul` into `directory`; returns the sidecar's SHA-256."""
+    import keras  # here, not at import time: serving needs only ONNX Runtime
+
+    from models.rul import as_float32, is_float32
+
     directory.mkdir(parents=True, exist_ok=True)
     config: RulConfig = trained.config
     n_features = len(trained.scaler.kept)
@@ -145,6 +151,8 @@ def load_metadata(directory: Path, sidecar_sha256: str | None = None) -> RulMeta
 
 def load_keras_model(directory: Path, sidecar_sha256: str | None = None) -> tuple[keras.Model, RulMetadata]:
     """The Keras model (for retraining or explaining with gradients) after verifying every hash."""
+    import keras
+
     meta = load_metadata(directory, sidecar_sha256)
     model = keras.saving.load_model(directory / KERAS_FILE, compile=False, safe_mode=True)
     return model, meta
@@ -154,6 +162,7 @@ def _match_onnx_outputs(
     model: keras.Model, onnx_path: Path, window: int, n_features: int
 ) -> tuple[str, dict[str, str], float]:
     """Which ONNX output is which (backends name them differently), checked on a probe batch."""
+    import keras
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])

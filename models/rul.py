@@ -13,10 +13,9 @@ import keras
 from keras import layers, ops
 
 from models.config import ArchitectureConfig
+from models.names import FAILURE_OUTPUT, INPUT_NAME, RUL_OUTPUT
 
-RUL_OUTPUT = "rul"
-FAILURE_OUTPUT = "failure"
-INPUT_NAME = "window"
+__all__ = ["FAILURE_OUTPUT", "INPUT_NAME", "RUL_OUTPUT"]
 
 
 @dataclass(frozen=True)

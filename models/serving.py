@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from models.artifacts import ONNX_FILE, RulMetadata, load_metadata
 from models.explain import SensorContribution, occlusion_scores, top_sensors
 from models.prediction import InvalidWindowError, RulPrediction, prepare_windows
-from models.rul import FAILURE_OUTPUT, RUL_OUTPUT
+from models.names import FAILURE_OUTPUT, RUL_OUTPUT
 
 __all__ = ["InvalidWindowError", "RulPredictor"]
 

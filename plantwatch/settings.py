@@ -213,6 +213,34 @@ class Settings(BaseSettings):
     rul_train_hour_utc: int = Field(
         default=2, ge=0, le=23, description="Hour (UTC) of the nightly `train_rul` job."
     )
+    rul_horizon: float = Field(
+        default=30.0,
+        gt=0,
+        description="RUL training: the failure probability is that of failing within this many cycles.",
+    )
+    # --- Scoring and health ------------------------------------------------------------------------
+    score_interval_s: int = Field(
+        default=300, ge=10, description="Period of the `score_machines` job (predictions for every machine)."
+    )
+    score_stale_after_s: int = Field(
+        default=900,
+        ge=1,
+        description="Scoring: a machine whose newest reading is older than this gets no prediction "
+        "(withheld, with the reason) instead of one from old data.",
+    )
+    health_refit_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Scoring: the health baseline (normal operation) of a machine type is refitted "
+        "when it is older than this.",
+    )
+    health_healthy_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Health baseline: the first fraction of each run (since the last failure or "
+        "maintenance) taken as normal operation.",
+    )
 
 
 @lru_cache

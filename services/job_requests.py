@@ -16,7 +16,13 @@ from db.base import utcnow
 from db.repositories import job_runs as repo
 from db.tables import JobRequest
 
-JOB_NAMES: tuple[str, ...] = ("silent_machines", "partition_upkeep", "rollups", "train_rul")
+JOB_NAMES: tuple[str, ...] = (
+    "silent_machines",
+    "partition_upkeep",
+    "rollups",
+    "train_rul",
+    "score_machines",
+)
 
 
 class UnknownJobError(ValueError):

@@ -14,6 +14,8 @@ from api.deps import ReadKey, SessionDep, SettingsDep
 from api.machines import service
 from api.machines.schemas import BucketedSeriesOut, MachineOut, SeriesOut
 from api.pagination import Page
+from api.predictions import service as predictions_service
+from api.predictions.schemas import MachineHealthOut
 from api.schemas import ERROR_RESPONSES, NameText, Timestamp
 
 router = APIRouter(prefix="/machines", tags=["machines"], responses=ERROR_RESPONSES)
@@ -67,6 +69,11 @@ def get_readings(
     )
     # Serialised by its own model: through the union response model, 100k points take twice as long.
     return Response(series.model_dump_json(), media_type="application/json")
+
+
+@router.get("/{machine:path}/health", summary="A machine's latest health and RUL prediction")
+def get_health(session: SessionDep, _key: ReadKey, machine: MachineRef) -> MachineHealthOut:
+    return predictions_service.machine_health(session, machine)
 
 
 @router.get("/{machine:path}", summary="One machine")

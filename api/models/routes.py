@@ -24,7 +24,7 @@ AdminKey = Annotated[ApiKey, Depends(require_role("admin"))]
 def list_versions(
     session: SessionDep,
     _key: ReadKey,
-    kind: Annotated[Literal["rul", "qc"] | None, Query()] = None,
+    kind: Annotated[Literal["rul", "qc", "health"] | None, Query()] = None,
     scope: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ModelVersionOut]:

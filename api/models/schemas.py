@@ -12,7 +12,7 @@ class ModelVersionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    kind: str = Field(description="rul or qc")
+    kind: str = Field(description="rul, qc or health (the normal-operation baseline)")
     scope: str = Field(description="The machine type (rul) or line (qc) the model serves.")
     version: int
     status: str = Field(description="candidate, champion, retired or rejected")

@@ -124,6 +124,16 @@ def last_seen_of_active_machines(session: Session) -> list[tuple[int, str, datet
     return [(machine_id, path, last_seen) for machine_id, path, last_seen in rows]
 
 
+def active_machine_types(session: Session) -> list[tuple[int, str, str | None]]:
+    """(id, path, machine_type) of every machine that is not retired, by id."""
+    rows = session.execute(
+        select(Machine.id, Machine.path, Machine.machine_type)
+        .where(Machine.retired_at.is_(None))
+        .order_by(Machine.id)
+    )
+    return [(machine_id, path, machine_type) for machine_id, path, machine_type in rows]
+
+
 def sensor_positions_of(session: Session, machine_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """Sensor positions of several machines in one query: machine id → {name: position}."""
     ids = sorted(set(machine_ids))

@@ -37,6 +37,27 @@ def latest_values(session: Session, machine_ids: list[int]) -> dict[int, tuple[d
     return {machine_id: (ts, list(values)) for machine_id, ts, values in rows}
 
 
+def recent_rows(
+    session: Session, machine_ids: list[int], limit: int, since: datetime | None = None
+) -> dict[int, list[tuple[datetime, list[float | None]]]]:
+    """Each machine's newest `limit` readings (ts >= `since` when given), oldest first."""
+    if not machine_ids:
+        return {}
+    rows = session.execute(
+        text(
+            'SELECT m.id, r.ts, r."values" FROM unnest(CAST(:ids AS int[])) AS m(id) '
+            'CROSS JOIN LATERAL (SELECT ts, "values" FROM readings WHERE machine_id = m.id '
+            "AND (CAST(:since AS timestamptz) IS NULL OR ts >= :since) ORDER BY ts DESC LIMIT :n) r "
+            "ORDER BY m.id, r.ts"
+        ),
+        {"ids": machine_ids, "n": limit, "since": since},
+    )
+    found: dict[int, list[tuple[datetime, list[float | None]]]] = {m: [] for m in machine_ids}
+    for machine_id, ts, values in rows:
+        found[machine_id].append((ts, list(values or ())))
+    return found
+
+
 # --- writing (ingest) ------------------------------------------------------------------------------
 
 ReadingRow = tuple[int, datetime, int | None, list[float | None]]  # machine_id, ts, seq, values

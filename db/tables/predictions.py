@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, utcnow
 
-MODEL_KINDS = ("rul", "qc")
+MODEL_KINDS = ("rul", "qc", "health")
 MODEL_STATUSES = ("candidate", "champion", "retired", "rejected")
 ALERT_STATES = ("open", "acknowledged", "resolved")
 SEVERITIES = ("info", "warning", "critical")
@@ -39,7 +39,7 @@ class ModelVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    scope: Mapped[str] = mapped_column(String(64), doc="machine type (rul) or line (qc)")
+    scope: Mapped[str] = mapped_column(String(64), doc="machine type (rul, health) or line (qc)")
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="candidate")
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
@@ -53,7 +53,10 @@ class ModelVersion(Base):
 
 
 class Prediction(Base):
+    """What the scoring job said about a machine at `made_at` (`detail`: reasons, top sensors, versions)."""
+
     __tablename__ = "predictions"
+    __table_args__ = (Index("ix_predictions_machine_made_at", "machine_id", "made_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"))

@@ -71,7 +71,7 @@ def train_rul(
 
 @models_app.command("list")
 def list_models(
-    kind: Annotated[str | None, typer.Option(help="rul or qc.")] = None,
+    kind: Annotated[str | None, typer.Option(help="rul, qc or health.")] = None,
     scope: Annotated[str | None, typer.Option(help="Machine type (rul) or line (qc).")] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many, newest first.", min=1)] = 30,
 ) -> None:

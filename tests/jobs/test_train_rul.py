@@ -6,69 +6,26 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
-from db.repositories.assets import register_machine, register_sensors
-from db.repositories.events import add_event
-from db.repositories.readings import ReadingRow, insert_readings
 from db.tables import ModelVersion
 from jobs.runs import run_job
 from jobs.scheduler import schedules
 from jobs.training_data import load_scope
 from models.serving import RulPredictor
 from plantwatch.settings import Settings
-
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
-RUN = 24  # readings per run, one a minute
-
-
-def _tiny(settings: Settings) -> Settings:
-    return settings.model_copy(
-        update={
-            "rul_window": 4,
-            "rul_cap": 15.0,
-            "rul_epochs": 1,
-            "rul_lstm_units": 4,
-            "rul_min_failed_runs": 3,
-        }
-    )
-
-
-def _machine(session: Session, name: str, machine_type: str | None, events: list[str]) -> None:
-    """One machine: a degrading run per event (`failure` or `maintenance`), then a still-running part."""
-    machine = register_machine(session, "site", "line", name)
-    machine.machine_type = machine_type
-    if machine.id % 2:  # sensors at other positions on some machines: they are matched by name
-        register_sensors(session, machine.id, ["vib"])
-    positions = register_sensors(session, machine.id, ["temp", "vib", "flat"])
-    rng = np.random.default_rng(machine.id)
-    rows: list[ReadingRow] = []
-    ts = T0
-    for event in [*events, None]:
-        for k in range(RUN if event is not None else 6):
-            wear = k / RUN
-            named = {"temp": 60 + 30 * wear + rng.normal(), "vib": wear + 0.05 * rng.normal(), "flat": 1.0}
-            values: list[float | None] = [None] * 3
-            for sensor, position in positions.items():
-                values[position - 1] = named[sensor]
-            rows.append((machine.id, ts, None, values))
-            ts += timedelta(minutes=1)
-        if event is not None:
-            add_event(session, machine_id=machine.id, kind=event, ts=ts - timedelta(seconds=30), note="",
-                      work_order_id=None, created_by=None)  # fmt: skip
-    insert_readings(session, rows)
+from tests.jobs.plant import RUN, T0, add_machine, tiny_settings
 
 
 @pytest.fixture
 def plant(session_factory: sessionmaker[Session]) -> None:
     with transaction(session_factory) as session:
         for i in range(6):
-            _machine(session, f"pump{i}", "pump", ["failure", "maintenance", "failure"])
-        _machine(session, "odd", None, ["maintenance"])
+            add_machine(session, f"pump{i}", "pump", ["failure", "maintenance", "failure"])
+        add_machine(session, "odd", None, ["maintenance"])
 
 
 def test_runs_are_cut_at_failures_and_maintenance(
@@ -93,7 +50,7 @@ def test_runs_are_cut_at_failures_and_maintenance(
 def test_the_job_trains_registers_and_promotes_then_keeps_a_worse_candidate(
     session_factory: sessionmaker[Session], settings: Settings, plant: None
 ) -> None:
-    tiny = _tiny(settings)
+    tiny = tiny_settings(settings)
     result = run_job(session_factory, tiny, "train_rul", T0, trigger="request")
     assert result.status == "succeeded", result.error
     assert result.summary is not None
@@ -123,12 +80,12 @@ def test_too_little_labelled_data_fails_the_run_with_the_reason(
     session_factory: sessionmaker[Session], settings: Settings
 ) -> None:
     with transaction(session_factory) as session:
-        _machine(session, "lonely", "press", ["failure"])
-    result = run_job(session_factory, _tiny(settings), "train_rul", T0)
+        add_machine(session, "lonely", "press", ["failure"])
+    result = run_job(session_factory, tiny_settings(settings), "train_rul", T0)
     assert result.status == "failed"
     assert result.error is not None and "at least 3 are needed" in result.error
     nothing = run_job(
-        session_factory, _tiny(settings), "train_rul", T0 + timedelta(days=1), params={"scope": "x"}
+        session_factory, tiny_settings(settings), "train_rul", T0 + timedelta(days=1), params={"scope": "x"}
     )
     assert nothing.status == "failed" and "no machine has type 'x'" in (nothing.error or "")
 

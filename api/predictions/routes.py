@@ -1,0 +1,41 @@
+"""HTTP routes of health and RUL: the fleet's latest health, and scoring windows sent in the request.
+
+One machine's health is `GET /machines/{machine}/health` (routed with the machines, see
+api/machines/routes.py, so that it comes before the bare machine route).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import ReadKey, SessionDep, SettingsDep
+from api.pagination import Page
+from api.predictions import service
+from api.predictions.schemas import MachineHealthOut, PredictRulIn, PredictRulOut
+from api.schemas import ERROR_RESPONSES, NameText
+
+router = APIRouter(tags=["health and predictions"], responses=ERROR_RESPONSES)
+
+
+@router.get("/health", summary="Latest health and RUL of every machine, by id")
+def fleet_health(
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: ReadKey,
+    site: Annotated[NameText | None, Query(description="Only machines of this site.")] = None,
+    line: Annotated[NameText | None, Query(description="Only machines of lines with this name.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page.")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, description="Machines per page: default 100, at most api_max_page.")
+    ] = None,
+) -> Page[MachineHealthOut]:
+    return service.fleet_health(
+        session, site=site, line=line, cursor=cursor, limit=limit, max_page=settings.api_max_page
+    )
+
+
+@router.post("/predict/rul", summary="Score windows of readings sent in the request")
+def predict_rul(session: SessionDep, _key: ReadKey, body: PredictRulIn) -> PredictRulOut:
+    return service.predict_rul(session, body)

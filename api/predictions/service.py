@@ -1,0 +1,161 @@
+"""Machine health for the API (the scoring job's latest prediction) and scoring of sent windows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from api.errors import ApiError, invalid, not_found
+from api.machines.service import find_machine
+from api.pagination import Page, decode_id_cursor, encode_cursor, page_size
+from api.predictions.schemas import (
+    MachineHealthOut,
+    ModelRef,
+    PredictRulIn,
+    PredictRulOut,
+    RulModelOut,
+    RulPredictionOut,
+    SensorDeviation,
+    SensorDriver,
+)
+from db.repositories import assets as assets_repo
+from db.repositories import predictions as predictions_repo
+from db.tables import Machine, Prediction
+from models.prediction import InvalidWindowError
+from services.predictors import ModelUnavailableError, champion_rul, rul_version
+
+DEFAULT_TYPE = "default"
+NOT_SCORED = "not scored yet: the score_machines job scores every machine every few minutes"
+
+
+def _health_out(machine: Machine, row: Prediction | None) -> MachineHealthOut:
+    detail: dict[str, Any] = row.detail if row is not None else {}
+    return MachineHealthOut(
+        machine_id=machine.id,
+        machine=machine.path,
+        machine_type=machine.machine_type,
+        status=row.status if row is not None else "pending",  # type: ignore[arg-type]
+        made_at=row.made_at if row is not None else None,
+        rul=row.rul if row is not None else None,
+        rul_low=row.rul_low if row is not None else None,
+        rul_high=row.rul_high if row is not None else None,
+        interval_coverage=detail.get("coverage"),
+        failure_probability=row.failure_probability if row is not None else None,
+        horizon=detail.get("horizon"),
+        health_score=row.health_score if row is not None else None,
+        reasons=list(detail.get("reasons", [])) if row is not None else [NOT_SCORED],
+        top_sensors=[SensorDriver(**d) for d in detail.get("top_sensors", [])],
+        health_sensors=[SensorDeviation(**d) for d in detail.get("health_sensors", [])],
+        rul_model=ModelRef(**detail["rul_model"]) if "rul_model" in detail else None,
+        health_model=ModelRef(**detail["health_model"]) if "health_model" in detail else None,
+    )
+
+
+def machine_health(session: Session, ref: str) -> MachineHealthOut:
+    machine = find_machine(session, ref)
+    latest = predictions_repo.latest_for_machines(session, [machine.id])
+    return _health_out(machine, latest.get(machine.id))
+
+
+def fleet_health(
+    session: Session,
+    *,
+    site: str | None,
+    line: str | None,
+    cursor: str | None,
+    limit: int | None,
+    max_page: int,
+) -> Page[MachineHealthOut]:
+    limit = page_size(limit, max_page, "machines")
+    after_id = decode_id_cursor(cursor)
+    machines = assets_repo.list_machines(session, site=site, line=line, after_id=after_id, limit=limit + 1)
+    page: Sequence[Machine] = machines[:limit]
+    latest = predictions_repo.latest_for_machines(session, [m.id for m in page])
+    return Page[MachineHealthOut](
+        items=[_health_out(machine, latest.get(machine.id)) for machine in page],
+        next_cursor=encode_cursor(page[-1].id) if len(machines) > limit else None,
+    )
+
+
+def predict_rul(session: Session, body: PredictRulIn) -> PredictRulOut:
+    try:
+        if body.model_id is not None:
+            found = rul_version(session, body.model_id)
+            if found is None:
+                raise not_found(f"no RUL model version {body.model_id} (see GET /api/v1/models?kind=rul)")
+        else:
+            machine_type = body.machine_type or DEFAULT_TYPE
+            found = champion_rul(session, machine_type)
+            if found is None:
+                raise not_found(
+                    f"no RUL model for machine type {machine_type!r} yet; one is trained once machines of "
+                    "that type have enough recorded failures (see GET /api/v1/models)"
+                )
+    except ModelUnavailableError as exc:
+        raise ApiError(503, str(exc)) from exc
+    row, predictor = found
+    windows = _windows_in_model_order(body, predictor.sensor_names)
+    try:
+        scored = predictor.predict(windows)
+        drivers = predictor.explain(windows) if body.explain else None
+    except InvalidWindowError as exc:
+        raise invalid(f"body.windows: {exc}") from exc
+    return PredictRulOut(
+        model=RulModelOut(
+            id=row.id,
+            version=row.version,
+            machine_type=row.scope,
+            status=row.status,
+            window=predictor.window,
+            sensors=predictor.sensor_names,
+            interval_coverage=predictor.meta.config.coverage,
+            horizon=predictor.meta.config.horizon,
+            cap=predictor.meta.config.cap,
+        ),
+        predictions=[
+            RulPredictionOut(
+                rul=float(scored.rul[i]),
+                rul_low=float(scored.low[i]),
+                rul_high=float(scored.high[i]),
+                failure_probability=float(scored.failure_probability[i]),
+                top_sensors=[SensorDriver(sensor=c.sensor, score=c.score) for c in drivers[i]]
+                if drivers is not None
+                else None,
+            )
+            for i in range(len(scored))
+        ],
+    )
+
+
+def _windows_in_model_order(body: PredictRulIn, model_sensors: list[str]) -> np.ndarray[Any, Any]:
+    """The windows as a float array [n, steps, model sensors]; null → NaN, absent sensors → NaN."""
+    widths = {len(step) for window in body.windows for step in window}
+    steps = {len(window) for window in body.windows}
+    if len(steps) != 1:
+        raise invalid(f"body.windows: all windows need the same number of time steps, got {sorted(steps)}")
+    names = body.sensors if body.sensors is not None else model_sensors
+    if widths != {len(names)}:
+        raise invalid(
+            f"body.windows: every time step needs {len(names)} values "
+            f"({'the sensors named in body.sensors' if body.sensors else 'the model sensors, in order'}: "
+            f"{', '.join(names)}), got {sorted(widths)}"
+        )
+    if len(set(names)) != len(names):
+        raise invalid("body.sensors: names must be unique")
+    unknown = [name for name in names if name not in model_sensors]
+    if unknown:
+        raise invalid(
+            f"body.sensors: the model does not know {', '.join(unknown)}; "
+            f"its sensors are {', '.join(model_sensors)}"
+        )
+    sent = np.array(
+        [[[np.nan if v is None else v for v in step] for step in window] for window in body.windows],
+        dtype=np.float64,
+    )
+    out = np.full((*sent.shape[:2], len(model_sensors)), np.nan)
+    for j, name in enumerate(names):
+        out[:, :, model_sensors.index(name)] = sent[:, :, j]
+    return out

@@ -1,0 +1,124 @@
+"""The scoring job on a real database: health only before a RUL model exists, RUL after, and reasons."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import transaction
+from db.repositories.assets import get_machine_by_path
+from db.repositories.predictions import latest_for_machines
+from db.tables import ModelVersion, Prediction
+from jobs.runs import run_job
+from jobs.scheduler import schedules
+from jobs.score_machines import score_machines
+from jobs.train_rul import train_scope
+from plantwatch.settings import Settings
+from tests.jobs.plant import RUN, T0, add_machine, tiny_settings
+
+EVENTS = ["failure", "maintenance", "failure"]
+PUMP_END = T0 + timedelta(minutes=3 * RUN + 6)  # pumps: three runs and a running part
+
+
+@pytest.fixture
+def plant(session_factory: sessionmaker[Session]) -> dict[str, int]:
+    with transaction(session_factory) as session:
+        ids = {f"pump{i}": add_machine(session, f"pump{i}", "pump", EVENTS) for i in range(6)}
+        ids["odd"] = add_machine(session, "odd", None, ["maintenance"])
+    return ids
+
+
+def _score(session_factory: sessionmaker[Session], settings: Settings, now: datetime) -> dict[str, Any]:
+    with transaction(session_factory) as session:
+        return score_machines(session, settings, now)
+
+
+def _latest(session_factory: sessionmaker[Session], ids: dict[str, int]) -> dict[str, Prediction]:
+    with transaction(session_factory) as session:
+        latest = latest_for_machines(session, ids.values())
+        session.expunge_all()
+    return {name: latest[machine_id] for name, machine_id in ids.items()}
+
+
+def test_health_only_until_a_rul_model_exists_then_rul_with_interval_and_drivers(
+    session_factory: sessionmaker[Session], settings: Settings, plant: dict[str, int]
+) -> None:
+    tiny = tiny_settings(settings).model_copy(update={"score_stale_after_s": 3600})
+    first = _score(session_factory, tiny, PUMP_END)
+    assert first == {"machines": 7, "scopes": 2, "ok": 0, "degraded": 6, "withheld": 1}
+    before = _latest(session_factory, plant)
+    pump = before["pump0"]
+    assert pump.status == "degraded" and pump.rul is None and pump.health_score is not None
+    assert "no RUL model for type 'pump' yet (12 failures recorded)" in pump.detail["reasons"][0]
+    assert pump.detail["health_model"]["version"] == 1 and pump.detail["health_sensors"]
+    # "odd" (no type: scope "default") has 15 healthy rows: too few windows to learn normal operation.
+    odd = before["odd"]
+    assert odd.status == "withheld" and odd.health_score is None
+    assert any("no health index yet" in r for r in odd.detail["reasons"])
+    assert any("have 3 recorded failures; 0 so far" in r for r in odd.detail["reasons"])
+
+    with transaction(session_factory) as session:
+        trained = train_scope(session, tiny, "pump")
+        # A machine without `vib` and one with a gap in its last window join after training.
+        missing = add_machine(session, "novib", "pump", EVENTS, sensors=("temp", "flat"))
+        gappy = add_machine(session, "gappy", "pump", EVENTS)
+        session.execute(
+            text("""UPDATE readings SET "values"[1] = NULL WHERE machine_id = :m AND ts = :ts"""),
+            {"m": gappy, "ts": T0 + timedelta(minutes=3 * RUN + 4)},
+        )
+    assert trained["status"] == "champion"
+    ids = {**plant, "novib": missing, "gappy": gappy}
+    short = tiny.model_copy(update={"score_stale_after_s": 600})
+    _score(session_factory, short, PUMP_END + timedelta(minutes=5))
+    after = _latest(session_factory, ids)
+    pump = after["pump0"]
+    assert pump.status == "ok" and pump.detail["reasons"] == []
+    assert pump.rul is not None and pump.rul_low is not None and pump.rul_high is not None
+    assert pump.rul_low <= pump.rul <= pump.rul_high
+    assert pump.failure_probability is not None and 0 <= pump.failure_probability <= 1
+    assert pump.model_version_id == trained["id"] and pump.detail["rul_model"]["id"] == trained["id"]
+    assert len(pump.detail["top_sensors"]) == 2  # temp and vib: `flat` was dropped as constant
+    assert {d["sensor"] for d in pump.detail["top_sensors"]} == {"temp", "vib"}
+    assert pump.detail["coverage"] == 0.9
+    assert after["novib"].status == "degraded" and after["novib"].rul is None
+    assert "lacks sensor(s) vib" in after["novib"].detail["reasons"][0]
+    gap = after["gappy"]
+    assert gap.status == "degraded" and gap.rul is not None
+    assert any("gaps in" in r and "filled" in r for r in gap.detail["reasons"])
+    stale = after["odd"]  # its last reading is 54 minutes old
+    assert stale.status == "withheld" and "the newest reading is 54 min old" in stale.detail["reasons"][0]
+
+
+def test_an_altered_champion_is_reported_not_crashed_on(
+    session_factory: sessionmaker[Session], settings: Settings, plant: dict[str, int]
+) -> None:
+    tiny = tiny_settings(settings).model_copy(update={"score_stale_after_s": 3600})
+    with transaction(session_factory) as session:
+        train_scope(session, tiny, "pump")
+        row = session.scalars(select(ModelVersion).where(ModelVersion.kind == "rul")).one()
+        (onnx := __import__("pathlib").Path(str(row.artifact_path)) / "model.onnx").write_bytes(b"tampered")
+    _score(session_factory, tiny, PUMP_END)
+    pump = _latest(session_factory, plant)["pump1"]
+    assert pump.rul is None and pump.health_score is not None
+    assert "cannot be loaded" in pump.detail["reasons"][0] and onnx.exists()
+    with transaction(session_factory) as session:
+        assert get_machine_by_path(session, "site/line/pump1") is not None
+
+
+def test_scoring_runs_as_a_job_every_score_interval(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    every = {s.job_name: s.every for s in schedules(settings.model_copy(update={"score_interval_s": 120}))}
+    assert every["score_machines"] == timedelta(seconds=120)
+    result = run_job(session_factory, settings, "score_machines", PUMP_END)
+    assert result.status == "succeeded" and result.summary == {
+        "machines": 0,
+        "scopes": 0,
+        "ok": 0,
+        "degraded": 0,
+        "withheld": 0,
+    }
