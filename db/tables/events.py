@@ -9,11 +9,14 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,6 +62,11 @@ class Inspection(Base):
     """An inspection image (stored on disk, hash here) of a part at a line's station."""
 
     __tablename__ = "inspections"
+    __table_args__ = (
+        Index("ix_inspections_line_taken_at", "line_id", "taken_at"),
+        # The classifier's queue: images not classified yet.
+        Index("ix_inspections_unclassified", "id", postgresql_where=text("classified_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), index=True)
@@ -69,5 +77,14 @@ class Inspection(Base):
     image_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     content_type: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer)
-    known_label: Mapped[str | None] = mapped_column(String(64))
+    known_label: Mapped[str | None] = mapped_column(String(64), doc="the true class, when someone knows it")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    labelled_by: Mapped[str | None] = mapped_column(String(128), doc="who set or corrected known_label")
+    labelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    predicted_label: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    classified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
