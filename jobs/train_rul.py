@@ -18,15 +18,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from jobs.training_data import load_scope, scopes_with_failures
-from models.config import ArchitectureConfig, InsufficientDataError, RulConfig
+from models.comparison import evaluation_windows, rmse_on
+from models.config import ArchitectureConfig, InsufficientDataError, RulConfig, RulDataset
+from models.prediction import InvalidWindowError
 from plantwatch.settings import Settings
 from services import model_registry
+from services.model_registry import SameSetComparison
+from services.predictors import ModelUnavailableError, champion_rul
 
 if TYPE_CHECKING:
     from models.fitting import TrainingProgress
+    from models.training import TrainedRul
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +128,13 @@ def train_scope(
         duration_s=round(time.perf_counter() - started, 3),
         device=trained.device,
     )
+    comparison = (
+        compare_with_champion(session, scope, data.dataset, trained)
+        if settings.rul_promotion_metric == "rmse"
+        else None
+    )
     promoted, reason = model_registry.promote_if_better(
-        session, row, settings.rul_promotion_metric, settings.rul_promotion_margin
+        session, row, settings.rul_promotion_metric, settings.rul_promotion_margin, comparison
     )
     log.info("RUL %s v%d registered (id %d): %s", scope, version, row.id, reason)
     return {
@@ -134,6 +145,47 @@ def train_scope(
         "reason": reason,
         settings.rul_promotion_metric: row.metrics.get(settings.rul_promotion_metric),  # NaN-free
     }
+
+
+def compare_with_champion(
+    session: Session, scope: str, dataset: RulDataset, trained: TrainedRul
+) -> SameSetComparison | None:
+    """RMSE of the candidate and of the current champion on the candidate's evaluation machines.
+
+    None when there is no champion, or it cannot be scored on them (artifacts unavailable, a sensor
+    it needs is missing): the registry then falls back to the metrics recorded at training.
+    """
+    found = None
+    try:
+        found = champion_rul(session, scope)
+    except ModelUnavailableError as exc:
+        log.warning("champion of %r not compared on the same machines: %s", scope, exc)
+    if found is None:
+        return None
+    row, champion = found
+    config = trained.config
+    x, truth = evaluation_windows(dataset, trained.split.validation, config.window, config.cap)
+    if len(x) == 0:  # cross-fitted models hold no machine out
+        return None
+    try:
+        columns = [dataset.sensor_names.index(name) if name in dataset.sensor_names else -1
+                   for name in champion.sensor_names]  # fmt: skip
+        champion_x = np.where(np.asarray(columns) >= 0, x[:, :, np.maximum(columns, 0)], np.nan)
+        if champion.window != trained.config.window:
+            raise InvalidWindowError(
+                f"its window is {champion.window} cycles, the candidate's {config.window}"
+            )
+        return SameSetComparison(
+            champion_id=row.id,
+            candidate=rmse_on(lambda w: trained.predict(w).rul, x, truth),
+            champion=rmse_on(lambda w: champion.predict(w).rul, champion_x, truth),
+            size=len(x),
+        )
+    except InvalidWindowError as exc:
+        log.warning(
+            "champion v%d of %r cannot score the candidate's evaluation set: %s", row.version, scope, exc
+        )
+        return None
 
 
 def artifact_dir(settings: Settings, scope: str, version: int) -> Path:

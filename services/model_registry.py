@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -77,13 +78,34 @@ def reserve_version(session: Session, kind: str, scope: str) -> int:
     return repo.next_version(session, kind, scope)
 
 
+@dataclass(frozen=True)
+class SameSetComparison:
+    """Candidate and champion `champion_id` scored by the caller on the candidate's evaluation set."""
+
+    champion_id: int
+    candidate: float
+    champion: float
+    size: int  # windows or images compared
+
+
 def promote_if_better(
-    session: Session, candidate: ModelVersion, metric: str = "rmse", margin: float = 0.0
+    session: Session,
+    candidate: ModelVersion,
+    metric: str = "rmse",
+    margin: float = 0.0,
+    comparison: SameSetComparison | None = None,
 ) -> tuple[bool, str]:
-    """Apply the promotion rule to `candidate`; returns (promoted, reason), the reason also recorded."""
+    """Apply the promotion rule to `candidate`; returns (promoted, reason), the reason also recorded.
+
+    With `comparison` (of the current champion), the two figures in it decide; otherwise the metrics
+    recorded at training, when both versions were evaluated on the same machines.
+    """
     repo.lock_scope(session, candidate.kind, candidate.scope)
     current = repo.champion(session, candidate.kind, candidate.scope)
-    promoted, reason = _decide(candidate, current, metric, margin)
+    if comparison is not None and current is not None and comparison.champion_id == current.id:
+        promoted, reason = _decide_same_set(comparison, current, metric, margin)
+    else:
+        promoted, reason = _decide(candidate, current, metric, margin)
     if promoted:
         _make_champion(session, candidate, current)
     candidate.params = {
@@ -94,6 +116,7 @@ def promote_if_better(
             "metric": metric,
             "margin": margin,
             "champion_id": current.id if current is not None else None,
+            "same_set": asdict(comparison) if comparison is not None else None,
         },
     }
     session.flush()
@@ -139,6 +162,24 @@ def list_versions(
     session: Session, kind: str | None = None, scope: str | None = None, limit: int = 100
 ) -> Sequence[ModelVersion]:
     return repo.list_versions(session, kind, scope, limit)
+
+
+def _decide_same_set(
+    comparison: SameSetComparison, current: ModelVersion, metric: str, margin: float
+) -> tuple[bool, str]:
+    if not (math.isfinite(comparison.candidate) and math.isfinite(comparison.champion)):
+        return False, f"{metric} could not be computed for both versions on the same evaluation set"
+    needed = comparison.champion * (1 - margin)
+    where = f"on the same {comparison.size} evaluation examples"
+    if comparison.candidate < needed:
+        return True, (
+            f"{metric} {comparison.candidate:.4g} beats champion v{current.version}'s "
+            f"{comparison.champion:.4g} {where} (margin {margin:g})"
+        )
+    return False, (
+        f"{metric} {comparison.candidate:.4g} does not beat champion v{current.version}'s "
+        f"{comparison.champion:.4g} {where} by the margin {margin:g} (needs < {needed:.4g})"
+    )
 
 
 def _decide(

@@ -75,6 +75,19 @@ def test_the_job_trains_registers_and_promotes_then_keeps_a_worse_candidate(
     v2 = second.summary["trained"]["pump"]
     assert v2["version"] == 2 and v2["status"] == "candidate" and "does not beat" in v2["reason"]
 
+    # New machines change the evaluation machines: the champion is scored on the candidate's own.
+    with transaction(session_factory) as session:
+        for i in range(6, 9):
+            add_machine(session, f"pump{i}", "pump", ["failure", "maintenance", "failure"])
+    third = run_job(session_factory, tiny, "train_rul", T0 + timedelta(days=2), params={"scope": "pump"})
+    assert third.status == "succeeded", third.error
+    assert third.summary is not None
+    assert "on the same" in third.summary["trained"]["pump"]["reason"]
+    with transaction(session_factory) as session:
+        v3 = session.scalars(select(ModelVersion).where(ModelVersion.version == 3)).one()
+        same_set = v3.params["promotion"]["same_set"]
+        assert same_set["champion_id"] == first["id"] and same_set["size"] > 0
+
 
 def test_too_little_labelled_data_fails_the_run_with_the_reason(
     session_factory: sessionmaker[Session], settings: Settings
