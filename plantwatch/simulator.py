@@ -29,9 +29,9 @@ from plantwatch.simulation import CMAPSS_SENSORS, build_fleet, cmapss_line, read
 
 log = logging.getLogger(__name__)
 
-EVENT_ATTEMPTS = (
-    4  # an event is retried while the API is unreachable, answers 5xx, or does not know the machine yet
-)
+# An event is retried for this long while the API is unreachable, answers 5xx, or does not know the
+# machine yet (ingest registers it with its first reading, which may still be queued behind others).
+EVENT_RETRY_S = 30.0
 
 PUBLISHED = Counter("plantwatch_simulator_messages_published_total", "Telemetry messages published (QoS 1)")
 CONFIRMED = Counter(
@@ -205,8 +205,8 @@ class _EventPoster:
         url = "/api/v1/machines/" + "/".join(quote(part, safe="") for part in path.split("/")) + "/events"
         self.inbox.put((url, {"kind": kind, "ts": ts.isoformat().replace("+00:00", "Z"), "note": note}))
 
-    def close(self, timeout_s: float = 15.0) -> None:
-        """Send what is queued (one attempt each from now on), then stop."""
+    def close(self, timeout_s: float = EVENT_RETRY_S + 15.0) -> None:
+        """Send what is queued (retrying as usual, up to `timeout_s` in all), then stop."""
         self.closing.set()
         self.inbox.put(None)
         self.thread.join(timeout_s)
@@ -218,19 +218,25 @@ class _EventPoster:
 
     def _send(self, url: str, body: dict[str, str]) -> None:
         problem = ""
-        for attempt in range(EVENT_ATTEMPTS):
-            if attempt and self.closing.wait(0.5 * 2**attempt):
-                break
+        deadline = time.monotonic() + EVENT_RETRY_S
+        delay = 0.5
+        while True:
             try:
                 response = self.http.post(url, json=body)
             except httpx.HTTPError as error:
                 problem = f"API unreachable ({error})"
-                continue
-            if response.is_success:
-                EVENTS.labels("posted").inc()
-                return
-            problem = f"API answered {response.status_code}: {response.text[:200]}"
-            if response.status_code not in (404, 429) and response.status_code < 500:
+                if self.closing.is_set():  # shutting down: the API may be gone for good
+                    break
+            else:
+                if response.is_success:
+                    EVENTS.labels("posted").inc()
+                    return
+                problem = f"API answered {response.status_code}: {response.text[:200]}"
+                if response.status_code not in (404, 429) and response.status_code < 500:
+                    break
+            if time.monotonic() + delay > deadline:
                 break
+            time.sleep(delay)
+            delay = min(2 * delay, 4.0)
         EVENTS.labels("dropped").inc()
         log.warning("could not post %s event to %s: %s", body["kind"], url, problem)
