@@ -17,8 +17,8 @@ from numpy.typing import NDArray
 
 from models.artifacts import ONNX_FILE, RulMetadata, load_metadata
 from models.explain import SensorContribution, occlusion_scores, top_sensors
-from models.prediction import InvalidWindowError, RulPrediction, prepare_windows
 from models.names import FAILURE_OUTPUT, RUL_OUTPUT
+from models.prediction import InvalidWindowError, RulPrediction, prepare_windows
 
 __all__ = ["InvalidWindowError", "RulPredictor"]
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from db.engine import transaction
 from plantwatch.cli import app
 from plantwatch.settings import get_settings
-from tests.jobs.test_train_rul import _machine
+from tests.jobs.plant import add_machine
 
 TINY = {"WINDOW": "4", "CAP": "15", "EPOCHS": "1", "LSTM_UNITS": "4"}
 
@@ -38,7 +38,7 @@ def test_train_then_list_promote_and_roll_back(
 
     with transaction(session_factory) as session:
         for i in range(6):
-            _machine(session, f"pump{i}", "pump", ["failure", "failure", "failure"])
+            add_machine(session, f"pump{i}", "pump", ["failure", "failure", "failure"])
     for _ in range(2):
         result = cli.invoke(app, ["train", "rul", "--scope", "pump"])
         assert result.exit_code == 0, result.output
