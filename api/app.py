@@ -17,11 +17,13 @@ from api.dead_letters.routes import router as dead_letters_router
 from api.errors import install_error_handlers
 from api.events.routes import router as events_router
 from api.health.routes import router as health_router
+from api.inspections.routes import router as inspections_router
 from api.jobs.routes import router as jobs_router
 from api.keys.routes import router as keys_router
 from api.machines.routes import router as machines_router
 from api.models.routes import router as models_router
 from api.predictions.routes import router as predictions_router
+from api.quality.routes import router as quality_router
 from db.engine import make_engine, make_session_factory
 from plantwatch.settings import Settings, get_settings
 
@@ -53,6 +55,7 @@ TAGS = [
     {"name": "keys", "description": "The calling API key."},
     {"name": "jobs", "description": "Scheduled jobs, their runs, and requests to run one now."},
     {"name": "models", "description": "Model versions, their metrics, promotion, rollback, retraining."},
+    {"name": "inspections", "description": "Inspection images, their known and predicted labels."},
 ]
 
 
@@ -89,7 +92,9 @@ def _v1_router() -> APIRouter:
     router.include_router(assets_router)
     router.include_router(machines_router)
     router.include_router(predictions_router)
+    router.include_router(quality_router)
     router.include_router(dead_letters_router)
+    router.include_router(inspections_router)
     return router
 
 

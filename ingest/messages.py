@@ -76,21 +76,21 @@ def is_valid_name(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
 
 
-def parse_topic(topic: str, topic_root: str) -> tuple[str, str, str] | Rejection:
-    """`{root}/{site}/{line}/{machine}/telemetry` → (site, line, machine)."""
+def parse_topic(topic: str, topic_root: str, kind: str = "telemetry") -> tuple[str, str, str] | Rejection:
+    """`{root}/{site}/{line}/{machine}/telemetry` → (site, line, machine); with kind="inspection",
+    `{root}/{site}/{line}/{station}/inspection` → (site, line, station)."""
     prefix = topic_root.rstrip("/") + "/"
     if not topic.startswith(prefix):
         return Rejection("bad_topic", f"topic {topic[:200]!r} does not start with {prefix!r}")
     parts = topic[len(prefix) :].split("/")
-    if len(parts) != 4 or parts[3] != "telemetry":
-        return Rejection(
-            "bad_topic", f"topic {topic[:200]!r} is not {prefix}<site>/<line>/<machine>/telemetry"
-        )
-    for kind, segment in zip(("site", "line", "machine"), parts, strict=False):
+    names = ("site", "line", "station" if kind == "inspection" else "machine")
+    if len(parts) != 4 or parts[3] != kind:
+        return Rejection("bad_topic", f"topic {topic[:200]!r} is not {prefix}<{'>/<'.join(names)}>/{kind}")
+    for name, segment in zip(names, parts, strict=False):
         if not is_valid_name(segment):
             return Rejection(
                 "bad_topic",
-                f"{kind} {segment[:80]!r} must be 1-{SEGMENT_MAX} characters of A-Z a-z 0-9 _ . -",
+                f"{name} {segment[:80]!r} must be 1-{SEGMENT_MAX} characters of A-Z a-z 0-9 _ . -",
             )
     return parts[0], parts[1], parts[2]
 

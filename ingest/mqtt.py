@@ -120,14 +120,19 @@ def end_session(settings: Settings, client: mqtt.Client, protocol: MQTTProtocolV
 
 
 def telemetry_filter(settings: Settings) -> str:
-    return f"{settings.mqtt_topic_root.rstrip('/')}/+/+/+/telemetry"
+    return topic_filter(settings, "telemetry")
 
 
-def subscription_filter(settings: Settings, protocol: MQTTProtocolVersion) -> str:
-    """The ingestor's subscription: shared by the replicas of a group on MQTT 5."""
+def topic_filter(settings: Settings, kind: str) -> str:
+    """`{root}/+/+/+/telemetry`, or with kind="inspection" `{root}/+/+/+/inspection`."""
+    return f"{settings.mqtt_topic_root.rstrip('/')}/+/+/+/{kind}"
+
+
+def subscription_filter(settings: Settings, protocol: MQTTProtocolVersion, kind: str = "telemetry") -> str:
+    """The ingestor's subscription to `kind` messages: shared by the replicas of a group on MQTT 5."""
     if protocol == MQTT5 and settings.ingest_shared_group:
-        return f"$share/{settings.ingest_shared_group}/{telemetry_filter(settings)}"
-    return telemetry_filter(settings)
+        return f"$share/{settings.ingest_shared_group}/{topic_filter(settings, kind)}"
+    return topic_filter(settings, kind)
 
 
 Configure = Callable[[mqtt.Client, MQTTProtocolVersion], None]  # installs callbacks on a client of a protocol

@@ -45,6 +45,7 @@ class Link:
     closing: threading.Event = field(default_factory=threading.Event)  # we are disconnecting
     unsubscribed: threading.Event = field(default_factory=threading.Event)
     last_message: float = 0.0  # time.monotonic() of the latest message or unsubscription
+    kind: str = "telemetry"  # what the session subscribes to: telemetry, or inspection (its own session)
 
 
 def callbacks(settings: Settings, link: Link) -> Callable[[mqtt.Client, MQTTProtocolVersion], None]:
@@ -52,7 +53,7 @@ def callbacks(settings: Settings, link: Link) -> Callable[[mqtt.Client, MQTTProt
 
     def configure(client: mqtt.Client, protocol: MQTTProtocolVersion) -> None:
         client.manual_ack_set(True)
-        topic_filter = subscription_filter(settings, protocol)
+        topic_filter = subscription_filter(settings, protocol, link.kind)
 
         def on_connect(
             client: mqtt.Client, _u: object, flags: mqtt.ConnectFlags, reason: object, _p: object

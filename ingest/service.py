@@ -1,4 +1,5 @@
 """The ingestor: MQTT telemetry → validated batches → PostgreSQL, acknowledged only once durable.
+Inspection images take a session and a thread of their own (ingest/inspection_session.py).
 
 Threads: paho's network thread puts received messages on a bounded queue, as large as the MQTT 5
 Receive Maximum (on 3.1.1 a full queue holds the network thread: back-pressure on the broker). The
@@ -32,6 +33,7 @@ from ingest.asset_cache import AssetCache
 from ingest.drainer import Drainer
 from ingest.durable import retrying, write_raw
 from ingest.errors import is_transient
+from ingest.inspection_session import InspectionIngestor, when_all_set
 from ingest.mqtt import connect_persistent, end_session, receive_maximum
 from ingest.policy import IngestPolicy
 from ingest.receiver import Link, Received, callbacks, collect
@@ -85,7 +87,6 @@ def _run(
     serve_metrics(settings, "ingest")
     engine = make_engine(database_url, pool_size=4)
     factory = make_session_factory(engine)
-    start_replay_poller(make_session_factory(engine), settings, stop)  # dead letters the API marked
     policy = IngestPolicy.from_settings(settings)
     cache = AssetCache()  # machine ids and sensor positions, shared by the writer and the drainer
     stats, stats_lock = IngestStats(), threading.Lock()
@@ -97,20 +98,28 @@ def _run(
         return result
 
     background = threading.Event()  # the drainer outlives the pump, which may still spool
+    # Dead letters the API marked for replay; stops with this function, even if `stop` never is set.
+    start_replay_poller(make_session_factory(engine), settings, background)
     drainer = Drainer(factory, settings, spool, write, background)
     writer = _Writer(write)
+    inspections = InspectionIngestor(settings, factory, stop, retire=link.retire, retire_idle_s=RETIRE_IDLE_S)
+    retired = False
     try:
         drainer.start().partitions_tried.wait(settings.ingest_slow_commit_s)
+        inspections.start()
+        ready, link.ready = link.ready, threading.Event()  # the caller's: set once both sessions are
+        when_all_set(ready, [link.ready, inspections.ready], stop)
         connected = connect_persistent(settings, callbacks(settings, link), stop)
         if connected is None:
             return
         client, protocol = connected
-        retired = False
         try:
             pump = _Pump(settings, spool, writer, write, drainer)
             while not retired and pump.step(client, link.inbox, stop):
                 with stats_lock:
                     stats.log_if_due(log)
+                if inspections.error is not None:
+                    raise RuntimeError("the inspection ingestor failed") from inspections.error
                 retired = link.retire and _all_taken(link, spool)
         finally:
             link.closing.set()
@@ -122,6 +131,7 @@ def _run(
                 client.disconnect()  # queued PUBACKs go out before the DISCONNECT
                 client.loop_stop()
     finally:
+        inspections.finish(retiring=retired)  # a retiring replica also ends its inspection session
         background.set()
         drainer.thread.join(30)
         writer.close()

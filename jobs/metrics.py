@@ -28,6 +28,10 @@ JOB_SECONDS = Histogram(
 JOB_LAST_SUCCESS = Gauge(
     "plantwatch_job_last_success_timestamp_seconds", "When a job last succeeded (Unix time)", ["job"]
 )
+SCHEDULER_LEADER = Gauge(
+    "plantwatch_scheduler_leader",
+    "1 while this scheduler is the leader (fires scheduled jobs, serves job requests), 0 while it follows",
+)
 
 
 def measured(run: Callable[P, RunResult]) -> Callable[P, RunResult]:

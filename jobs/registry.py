@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from jobs.classify import classify_inspections
 from jobs.partitions import partition_upkeep
+from jobs.quality_check import quality_check
 from jobs.rollups import rollups
 from jobs.score_machines import score_machines
 from jobs.silent import silent_machines
-from jobs.train_worker import train_rul_in_worker
+from jobs.train_worker import train_qc_in_worker, train_rul_in_worker
 from services.job_requests import JOB_NAMES
 
 JobFn = Callable[..., dict[str, Any]]
@@ -26,6 +28,9 @@ JOBS: dict[str, JobFn] = {
     "rollups": rollups,
     "train_rul": train_rul_in_worker,
     "score_machines": score_machines,
+    "train_qc": train_qc_in_worker,
+    "classify_inspections": classify_inspections,
+    "quality_check": quality_check,
 }
 
 if set(JOBS) != set(JOB_NAMES):

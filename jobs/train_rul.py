@@ -8,19 +8,16 @@ fails (with the reasons) only when no type could be trained.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from datetime import datetime
-from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
+from jobs.model_versions import artifact_dir, code_version
 from jobs.training_data import load_scope, scopes_with_failures
 from models.comparison import evaluation_windows, rmse_on
 from models.config import ArchitectureConfig, InsufficientDataError, RulConfig, RulDataset
@@ -99,7 +96,7 @@ def train_scope(
     hook = (lambda p: progress(scope, p)) if callable(progress) else None
     trained = train_rul(data.dataset, config, progress=hook)
     version = model_registry.reserve_version(session, KIND, scope)
-    directory = artifact_dir(settings, scope, version)
+    directory = artifact_dir(settings, KIND, scope, version)
     if directory.exists():  # left by a run that failed before it could register this version
         shutil.rmtree(directory)
     sidecar_sha = save_rul_artifacts(trained, directory, extra={"scope": scope, "version": version})
@@ -186,28 +183,3 @@ def compare_with_champion(
             "champion v%d of %r cannot score the candidate's evaluation set: %s", row.version, scope, exc
         )
         return None
-
-
-def artifact_dir(settings: Settings, scope: str, version: int) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", scope) or "_"
-    return settings.var_dir / "models" / KIND / safe / f"v{version}"
-
-
-def code_version() -> str:
-    """The package version, and the git commit when running from a checkout."""
-    try:
-        version = metadata.version("plantwatch")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return version
-    return f"{version}+{commit}" if commit else version

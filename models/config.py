@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from models.windows import DEFAULT_CAP, Runs
 
 ArchitectureKind = Literal["lstm", "cnn_lstm", "tcn"]
+LrSchedule = Literal["constant", "plateau"]
 
 
 class InsufficientDataError(ValueError):
@@ -40,12 +41,19 @@ class RulConfig:
     horizon: float = 30.0  # failure-probability horizon
     coverage: float = 0.90  # of the prediction interval
     interval_bins: int = 5  # Mondrian conformal: offsets per bin of predicted RUL
+    # Weigh life stages like machines scored in their last `train_max_rul` cycles: windows farther from
+    # failure (and censored runs' windows) take no part in the RUL loss. None: every labelled window.
+    train_max_rul: float | None = None
+    interval_max_rul: float | None = None  # calibrate on true RUL <= this (evaluation.interval_truth)
     architecture: ArchitectureConfig = field(default_factory=ArchitectureConfig)
     epochs: int = 60
     batch_size: int = 256  # on CPU
     gpu_batch_size: int = 1024  # on a GPU (learning rate scaled by the square root of the ratio)
     learning_rate: float = 1e-3
     patience: int = 10  # early stopping on the validation machines' loss
+    # "plateau": halve the learning rate after `plateau_patience` epochs without a better validation loss
+    lr_schedule: LrSchedule = "constant"
+    plateau_patience: int = 4
     folds: int = 0  # >= 2: cross-fitted ensemble of `folds` members (see models.training); 0: one split
     validation_fraction: float = 0.15  # folds = 0: machines for early stopping and the reported metrics
     calibration_fraction: float = 0.15  # folds = 0: machines for the interval (0: reuse validation)

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from models.windows import Runs, Windows, true_rul_within
+
 
 def rmse(truth: ArrayLike, predicted: ArrayLike) -> float:
     d = np.asarray(predicted, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
@@ -96,6 +98,18 @@ class Conformal:
     def none(cls, coverage: float = 0.9) -> Conformal:
         """A zero-width interval: for raw point predictions before calibration."""
         return cls((), (0.0,), (0.0,), coverage, 0)
+
+
+def interval_truth(runs: Runs, w: Windows, max_rul: float | None) -> NDArray[np.float32]:
+    """The labels an interval is calibrated on, NaN for windows left out.
+
+    None: the capped RUL of every labelled window. A number: the true (uncapped) RUL of the failed
+    runs' windows at most `max_rul` cycles from failure, as when machines are scored at random points
+    of their last `max_rul` cycles; the interval then covers the true RUL, also above the cap.
+    """
+    if max_rul is None:
+        return w.rul
+    return true_rul_within(runs, w, max_rul)
 
 
 def _offsets(residual: NDArray[np.float64], coverage: float) -> tuple[float, float]:

@@ -63,6 +63,19 @@ def fit_member(
         config.architecture.kind, member + 1, members, device.describe(), batch, dtype,
         len(train.rul), len(val.rul),
     )  # fmt: skip
+    callbacks: list[keras.callbacks.Callback] = [
+        keras.callbacks.EarlyStopping(
+            monitor=f"val_{RUL_OUTPUT}_loss", mode="min", patience=config.patience, restore_best_weights=True
+        ),
+        _Progress(config.epochs, member, members, progress, should_stop),
+    ]
+    if config.lr_schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=f"val_{RUL_OUTPUT}_loss", mode="min", factor=0.5,
+                patience=config.plateau_patience, min_lr=learning_rate / 32,
+            )
+        )  # fmt: skip
     fit = model.fit(
         train.x,
         {RUL_OUTPUT: train.rul, FAILURE_OUTPUT: train.fails_within},
@@ -70,15 +83,7 @@ def fit_member(
         epochs=config.epochs,
         batch_size=batch,
         shuffle=True,
-        callbacks=[
-            keras.callbacks.EarlyStopping(
-                monitor=f"val_{RUL_OUTPUT}_loss",
-                mode="min",
-                patience=config.patience,
-                restore_best_weights=True,
-            ),
-            _Progress(config.epochs, member, members, progress, should_stop),
-        ],
+        callbacks=callbacks,
         verbose=0,
     )
     return model, {k: [float(v) for v in vs] for k, vs in fit.history.items()}

@@ -26,12 +26,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.config import InsufficientDataError, RulConfig, RulDataset
-from models.evaluation import Conformal, rul_metrics
+from models.evaluation import Conformal, interval_truth, rul_metrics
 from models.features import FeatureScaler, fill_gaps, require_complete
 from models.fitting import TrainingProgress, fit_member, subset
 from models.prediction import RulPrediction, prepare_windows
 from models.rul import FAILURE_OUTPUT, RUL_OUTPUT, detect_device, ensemble_model
-from models.windows import Windows, build_windows, row_targets
+from models.windows import Windows, build_windows, near_failure_only, row_targets
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,7 @@ def train_rul(
     scaled = scaler.transform_kept(kept)
     healthy = _healthy_reference(scaled, train_rows, row_targets(dataset.runs, config.cap)[0], config.cap)
     windows = build_windows(scaled, dataset.runs, config.window, config.cap, config.horizon)
+    windows = near_failure_only(windows, dataset.runs, config.train_max_rul)
     known = ~np.isnan(windows.rul) | ~np.isnan(windows.fails_within)
     windows = subset(windows, known)
     machine_of = run_machine[windows.run]
@@ -170,7 +171,8 @@ def train_rul(
             members.append(model)
             if should_stop is not None and should_stop():
                 raise InterruptedError("training stopped on request before every fold was trained")
-        conformal = Conformal.calibrate(windows.rul, oof, config.coverage, bins=config.interval_bins)
+        truth = interval_truth(dataset.runs, windows, config.interval_max_rul)
+        conformal = Conformal.calibrate(truth, oof, config.coverage, bins=config.interval_bins)
         metrics = _crossfit_metrics(windows, oof, oof_prob, machine_of, split.folds, config)
     else:
         train, val = part(split.train, config.stride), part(split.validation)
@@ -189,10 +191,11 @@ def train_rul(
     else:
         model = members[0]
     if not split.folds:
-        labelled = ~np.isnan(cal.rul)
+        cal_truth = interval_truth(dataset.runs, cal, config.interval_max_rul)
+        labelled = ~np.isnan(cal_truth)
         cal_pred = predict_scaled(model, cal.x[labelled], Conformal.none(config.coverage))
         conformal = Conformal.calibrate(
-            cal.rul[labelled], cal_pred.rul, config.coverage, bins=config.interval_bins
+            cal_truth[labelled], cal_pred.rul, config.coverage, bins=config.interval_bins
         )
         labelled = ~np.isnan(val.rul)
         metrics = rul_metrics(

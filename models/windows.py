@@ -17,7 +17,7 @@ The failure-within-horizon label is 0 when the run is known to survive longer th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -89,6 +89,20 @@ def row_targets(
     fails = np.where(bound <= horizon, 1.0, 0.0)
     fails = np.where(failed | (bound > horizon), fails, np.nan)
     return rul.astype(np.float32), fails.astype(np.float32)
+
+
+def true_rul_within(runs: Runs, w: Windows, max_rul: float) -> NDArray[np.float32]:
+    """Each window's true (uncapped) RUL, NaN where it is unknown (censored runs) or above `max_rul`."""
+    true_rul = row_targets(runs, np.inf)[0][w.end_row]
+    return np.where(true_rul <= max_rul, true_rul, np.nan).astype(np.float32)
+
+
+def near_failure_only(w: Windows, runs: Runs, max_rul: float | None) -> Windows:
+    """`w` with its RUL label unknown (NaN) where the true RUL may exceed `max_rul` (None: all kept)."""
+    if max_rul is None:
+        return w
+    near = ~np.isnan(true_rul_within(runs, w, max_rul))
+    return replace(w, rul=np.where(near, w.rul, np.nan).astype(np.float32))
 
 
 def window_end_rows(runs: Runs, window: int, stride: int = 1) -> NDArray[np.int64]:

@@ -140,6 +140,20 @@ class Settings(BaseSettings):
         "through the API.",
     )
 
+    # --- inspection images -------------------------------------------------------------------------
+    images_dir: Path | None = Field(
+        default=None,
+        description="Folder of the inspection images, stored by content (<sha256[:2]>/<sha256[2:4]>/"
+        "<sha256>.<ext>); ingest, the API and the scheduler must all see the same folder. "
+        "Unset: var_dir/images.",
+    )
+    image_max_bytes: int = Field(
+        default=10 << 20,
+        ge=1024,
+        description="Largest inspection image accepted (bytes of the JPEG, PNG or BMP file); larger ones "
+        "are refused as `image_too_large` (HTTP 413 on upload).",
+    )
+
     # --- API -------------------------------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(default=8000, description="Port the API listens on.")
@@ -184,6 +198,33 @@ class Settings(BaseSettings):
     )
     job_request_poll_s: float = Field(
         default=2.0, gt=0, description="How often the scheduler picks up job requests from the API."
+    )
+    leader_lock_key: int = Field(
+        default=0x706C616E74776368,  # "plantwch" in ASCII
+        ge=-(1 << 63),
+        lt=1 << 63,
+        description="Key of the PostgreSQL advisory lock that the leading scheduler holds: of the "
+        "schedulers on one database with the same key, only the one holding it fires jobs and serves "
+        "job requests. Change it only to run two separate plantwatch installations in one database.",
+    )
+    leader_check_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often the leading scheduler checks the connection that holds its lock; a failed "
+        "check makes it step down at once (and try again after leader_retry_interval_s).",
+    )
+    leader_check_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Statement (and network) timeout of that check. A leader with no good check for "
+        "leader_check_interval_s + 2 x this stops leading, and PostgreSQL ends its session "
+        "(idle_session_timeout), which frees the lock for another scheduler.",
+    )
+    leader_retry_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a following scheduler tries to take the leader lock: when the leader dies, "
+        "another scheduler takes over within about this long.",
     )
     # --- RUL training ------------------------------------------------------------------------------
     rul_resample_s: int = Field(
@@ -241,6 +282,63 @@ class Settings(BaseSettings):
         description="Health baseline: the first fraction of each run (since the last failure or "
         "maintenance) taken as normal operation.",
     )
+    # --- Quality control (inspection images) -------------------------------------------------------
+    qc_train_hour_utc: int = Field(
+        default=3, ge=0, le=23, description="Hour (UTC) of the nightly `train_qc` job."
+    )
+    qc_epochs: int = Field(default=40, ge=1, description="QC training: most epochs (early stopping).")
+    qc_image_size: int = Field(
+        default=128, ge=8, le=1024, description="QC training: images are resized to this many pixels square."
+    )
+    qc_min_images_per_class: int = Field(
+        default=10,
+        ge=1,
+        description="QC training: labelled images needed in every class before a model is trained.",
+    )
+    qc_evaluation_fraction: float = Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        description="QC training: share of the labelled images held out to evaluate (chosen by image hash, "
+        "so the same images stay held out from one training to the next).",
+    )
+    qc_review_threshold: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="A classification with a confidence below this is flagged for review.",
+    )
+    qc_promotion_margin: float = Field(
+        default=0.0,
+        ge=0,
+        description="QC promotion: a candidate's error rate must beat the champion's, on the same held-out "
+        "images, by more than this fraction of it.",
+    )
+    qc_classify_poll_s: float = Field(
+        default=1.0, gt=0, description="How often the classifier looks for new inspection images."
+    )
+    qc_classify_batch: int = Field(
+        default=64, ge=1, description="Inspection images the classifier takes at a time."
+    )
+    qc_good_labels: list[str] = Field(
+        default_factory=lambda: ["ok", "good", "pass", "no_defect"],
+        description="Classes that mean a good part (JSON list); every other class counts as a defect in the "
+        "quality statistics.",
+    )
+    quality_bucket_s: int = Field(
+        default=3600, ge=60, description="Quality statistics: length of one p-chart sample, in seconds."
+    )
+    quality_baseline_buckets: int = Field(
+        default=168,
+        ge=2,
+        description="Quality statistics: the control limits come from this many samples before the "
+        "one judged.",
+    )
+
+    @property
+    def images_directory(self) -> Path:
+        """Where inspection images are stored: `images_dir`, or var_dir/images when it is unset."""
+        return self.images_dir if self.images_dir is not None else self.var_dir / "images"
 
 
 @lru_cache

@@ -28,8 +28,14 @@ from services.api_keys import create_key, has_admin, replace_key
 
 console = Console(highlight=False, soft_wrap=True)
 MAX_RESTARTS = 5
-COMPONENTS = ("ingest", "scheduler", "api", "dashboard", "simulate")
-METRICS_COMPONENTS = ("ingest", "scheduler", "api", "simulate")  # long-running processes serving /metrics
+COMPONENTS = ("ingest", "scheduler", "classify", "api", "dashboard", "simulate")
+METRICS_COMPONENTS = (
+    "ingest",
+    "scheduler",
+    "classify",
+    "api",
+    "simulate",
+)  # long-running processes serving /metrics
 
 
 @dataclass

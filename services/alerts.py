@@ -28,16 +28,25 @@ class AlertStateError(ValueError):
 
 
 def raise_or_update(
-    session: Session, machine_id: int, rule: str, severity: str, message: str, now: datetime
+    session: Session,
+    machine_id: int | None,
+    rule: str,
+    severity: str,
+    message: str,
+    now: datetime,
+    line_id: int | None = None,
 ) -> Alert:
-    """Open an alert, or bump the active one of this machine and rule (a new row has count 1)."""
+    """Open an alert, or bump the active one of this machine (or, with machine_id None, line) and rule."""
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}; got {severity!r}")
+    if machine_id is None and line_id is None:
+        raise ValueError("an alert needs a machine or a line")
     repo.lock_rule(session, rule)
-    alert = repo.find_active(session, machine_id, rule)
+    alert = repo.find_active(session, machine_id, rule, line_id)
     if alert is None:
         alert = Alert(
             machine_id=machine_id,
+            line_id=line_id,
             rule=rule,
             severity=severity,
             state="open",
@@ -97,6 +106,13 @@ def resolve(
     _add_comment(alert, comment)
     session.flush()
     return alert
+
+
+def resolve_cleared_lines(
+    session: Session, rule: str, still_active_line_ids: Collection[int], now: datetime, by: str = SYSTEM
+) -> int:
+    """Resolve the active line alerts of `rule` on every line where the condition no longer holds."""
+    return len(repo.resolve_line_alerts_except(session, rule, still_active_line_ids, by, now))
 
 
 def resolve_cleared(

@@ -22,6 +22,9 @@ JOB_NAMES: tuple[str, ...] = (
     "rollups",
     "train_rul",
     "score_machines",
+    "train_qc",
+    "classify_inspections",
+    "quality_check",
 )
 
 

@@ -1,16 +1,20 @@
-"""The models that score machines now: each machine type's champion RUL model and health baseline.
+"""The models in service now: each machine type's champion RUL model and health baseline, and each
+line's champion inspection-image classifier.
 
-Shared by the scoring job and the API's `POST /predict/rul`. A champion's ONNX model is loaded once
-per process (hashes verified against the registry on load) and kept while it stays champion. Health
-baselines are small JSON kept in the registry itself (kind `health`, parameters hold the baseline);
-each new one becomes champion at once, since there is no labelled metric to compare them on.
+Shared by the scoring job, the classifier, training (to score the champion) and the API. A
+champion's ONNX model is loaded once per process (hashes verified against the registry on load) and
+kept while it stays champion. Health baselines are small JSON kept in the registry itself (kind
+`health`, parameters hold the baseline); each new one becomes champion at once, since there is no
+labelled metric to compare them on.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -18,15 +22,18 @@ from db.repositories import models as repo
 from db.tables import ModelVersion
 from models.artifacts import ArtifactIntegrityError
 from models.health import HealthBaseline
+from models.qc_serving import QcClassifier
 from models.serving import RulPredictor
 from services import model_registry
 
 RUL = "rul"
+QC = "qc"
 HEALTH = "health"
+T = TypeVar("T")
 
 _lock = threading.Lock()
-# "scope#id" -> (version id, "path@sha256", predictor)
-_loaded: dict[str, tuple[int, str, RulPredictor]] = {}
+# "kind/scope#id" -> ("path@sha256", loaded model)
+_loaded: dict[str, tuple[str, Any]] = {}
 
 
 class ModelUnavailableError(RuntimeError):
@@ -38,7 +45,15 @@ def champion_rul(session: Session, scope: str) -> tuple[ModelVersion, RulPredict
     row = repo.champion(session, RUL, scope)
     if row is None:
         return None
-    return row, _predictor(row)
+    return row, _cached(row, RulPredictor.load)
+
+
+def champion_qc(session: Session, scope: str) -> tuple[ModelVersion, QcClassifier] | None:
+    """The champion classifier of the line `scope` (`site/line`), or None when it has none."""
+    row = repo.champion(session, QC, scope)
+    if row is None:
+        return None
+    return row, _cached(row, QcClassifier.load)
 
 
 def rul_version(session: Session, version_id: int) -> tuple[ModelVersion, RulPredictor] | None:
@@ -46,28 +61,29 @@ def rul_version(session: Session, version_id: int) -> tuple[ModelVersion, RulPre
     row = repo.get_version(session, version_id)
     if row is None or row.kind != RUL:
         return None
-    return row, _predictor(row)
+    return row, _cached(row, RulPredictor.load)
 
 
-def _predictor(row: ModelVersion) -> RulPredictor:
-    key = f"{row.scope}#{row.id}"
+def _cached(row: ModelVersion, load: Callable[[Path, str | None], T]) -> T:
+    """`load(directory, sidecar_sha256)` of the version's artifacts, once per process and version."""
+    key = f"{row.kind}/{row.scope}#{row.id}"
+    files = f"{row.artifact_path}@{row.artifact_sha256}"
     with _lock:
         cached = _loaded.get(key)
-        if cached is not None and cached[1] == f"{row.artifact_path}@{row.artifact_sha256}":
-            return cached[2]
+        if cached is not None and cached[0] == files:
+            return cast(T, cached[1])
+        name = f"{row.kind.upper()} model {row.scope} v{row.version}"
         if row.artifact_path is None:
-            raise ModelUnavailableError(f"RUL model {row.scope} v{row.version} has no artifacts")
+            raise ModelUnavailableError(f"{name} has no artifacts")
         try:
-            predictor = RulPredictor.load(Path(row.artifact_path), row.artifact_sha256)
+            model = load(Path(row.artifact_path), row.artifact_sha256)
         except (ArtifactIntegrityError, OSError, ValueError) as exc:
-            raise ModelUnavailableError(
-                f"RUL model {row.scope} v{row.version} cannot be loaded from {row.artifact_path}: {exc}"
-            ) from exc
-        # Keep only what is champion now or was asked for by id; old versions are dropped.
-        for stale in [k for k in _loaded if k.startswith(f"{row.scope}#")]:
+            raise ModelUnavailableError(f"{name} cannot be loaded from {row.artifact_path}: {exc}") from exc
+        # Keep one version per kind and scope: the one asked for last (normally the champion).
+        for stale in [k for k in _loaded if k.startswith(f"{row.kind}/{row.scope}#")]:
             del _loaded[stale]
-        _loaded[key] = (row.id, f"{row.artifact_path}@{row.artifact_sha256}", predictor)
-        return predictor
+        _loaded[key] = (files, model)
+        return model
 
 
 def champion_health(session: Session, scope: str) -> tuple[ModelVersion, HealthBaseline] | None:

@@ -32,11 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPONENTS = {
     "migrate": ["db", "upgrade"],
     "scheduler": ["scheduler"],
+    "classify": ["classify"],
     "api": ["api"],
     "dashboard": ["dashboard"],
 }
 INGEST_REPLICAS = ["ingest-1", "ingest-2"]
-LONG_RUNNING = ["postgres", "mosquitto", *INGEST_REPLICAS, "scheduler", "api", "dashboard"]
+LONG_RUNNING = ["postgres", "mosquitto", *INGEST_REPLICAS, "scheduler", "classify", "api", "dashboard"]
 
 
 class _ComposeLoader(yaml.SafeLoader):
@@ -81,6 +82,9 @@ def test_components_share_one_image_and_differ_by_command(compose: dict[str, Any
     for name, command in COMPONENTS.items():
         assert services[name]["command"] == command, name
         assert "plantwatch-var:/var/lib/plantwatch" in services[name]["volumes"]
+        # One images folder for all: ingest writes it, the API and the classifier read it.
+        assert "plantwatch-images:/var/lib/plantwatch-images" in services[name]["volumes"]
+        assert services[name]["environment"]["PLANTWATCH_IMAGES_DIR"] == "/var/lib/plantwatch-images"
         assert services[name]["env_file"] == ".env"
         environment = services[name]["environment"]
         assert environment["PLANTWATCH_API_HOST"] == environment["PLANTWATCH_DASHBOARD_HOST"] == "0.0.0.0"
@@ -96,7 +100,7 @@ def test_start_order_and_health_checks(compose: dict[str, Any]) -> None:
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"][1]
     assert "http://127.0.0.1:8000/healthz" in services["api"]["healthcheck"]["test"]
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    for name in (*INGEST_REPLICAS, "scheduler", "api"):
+    for name in (*INGEST_REPLICAS, "scheduler", "classify", "api"):
         depends = services[name]["depends_on"]
         assert depends["postgres"] == {"condition": "service_healthy"}, name
         assert depends["migrate"] == {"condition": "service_completed_successfully"}, name
@@ -115,7 +119,10 @@ def test_ports_gpu_and_named_volumes(compose: dict[str, Any]) -> None:
     (device,) = services["scheduler"]["deploy"]["resources"]["reservations"]["devices"]
     assert device == {"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}
     spools = {f"{name}-spool" for name in INGEST_REPLICAS}
-    assert set(compose["volumes"]) == {"pgdata", "mosquitto-data", "plantwatch-var"} | spools
+    assert (
+        set(compose["volumes"])
+        == {"pgdata", "mosquitto-data", "plantwatch-var", "plantwatch-images"} | spools
+    )
     assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
     assert "mosquitto-data:/mosquitto/data" in services["mosquitto"]["volumes"]
     cpu = _load(ROOT / "deploy" / "compose.cpu.yaml")
@@ -133,7 +140,10 @@ def test_ingest_replicas_share_the_load_each_with_its_session_and_spool(compose:
         assert environment["PLANTWATCH_INGEST_SHARED_GROUP"] == "plantwatch"
         assert environment["PLANTWATCH_VAR_DIR"] == "/var/lib/plantwatch"
         # Its own volume for its spool (never the shared one), and time to finish the batch in hand.
-        assert replica["volumes"] == [f"{name}-spool:/var/lib/plantwatch"]
+        assert replica["volumes"] == [
+            f"{name}-spool:/var/lib/plantwatch",
+            "plantwatch-images:/var/lib/plantwatch-images",
+        ]
         assert replica["stop_grace_period"] == "30s" and replica["healthcheck"]["test"][0] == "CMD"
         assert int(environment["PLANTWATCH_METRICS_PORT"]) > 0
         client_ids.add(environment["PLANTWATCH_MQTT_CLIENT_ID"])

@@ -50,7 +50,16 @@ def rollback(session: SessionDep, _key: AdminKey, body: RollbackIn) -> ModelVers
         raise ApiError(409, str(error)) from error
 
 
-@router.post("/rul/retrain", status_code=202, summary="Ask the scheduler to retrain RUL models now (admin)")
-def retrain(session: SessionDep, key: AdminKey, body: RetrainIn | None = None) -> JobRequestOut:
+@router.post(
+    "/{kind}/retrain",
+    status_code=202,
+    summary="Ask the scheduler to retrain RUL (per machine type) or QC (per line) models now (admin)",
+)
+def retrain(
+    session: SessionDep,
+    key: AdminKey,
+    kind: Annotated[Literal["rul", "qc"], Path(description="rul or qc")],
+    body: RetrainIn | None = None,
+) -> JobRequestOut:
     params = {"scope": body.scope} if body and body.scope else {}
-    return request_run(session, "train_rul", params, key.name)
+    return request_run(session, f"train_{kind}", params, key.name)

@@ -35,4 +35,6 @@ class RollbackIn(BaseModel):
 class RetrainIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scope: str | None = Field(default=None, max_length=64, description="Only this machine type.")
+    scope: str | None = Field(
+        default=None, max_length=64, description="Only this machine type (rul) or line, site/line (qc)."
+    )

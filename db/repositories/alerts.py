@@ -32,11 +32,14 @@ def get_alert(session: Session, alert_id: int, *, for_update: bool = False) -> A
     return session.scalar(query)
 
 
-def find_active(session: Session, machine_id: int, rule: str) -> Alert | None:
-    """The open or acknowledged alert of this machine and rule, locked for update."""
+def find_active(
+    session: Session, machine_id: int | None, rule: str, line_id: int | None = None
+) -> Alert | None:
+    """The open or acknowledged alert of this machine (or, without one, line) and rule, locked."""
+    subject = Alert.machine_id == machine_id if machine_id is not None else Alert.line_id == line_id
     return session.scalar(
         select(Alert)
-        .where(Alert.machine_id == machine_id, Alert.rule == rule, Alert.state.in_(ACTIVE_STATES))
+        .where(subject, Alert.rule == rule, Alert.state.in_(ACTIVE_STATES))
         .order_by(Alert.id.desc())
         .limit(1)
         .with_for_update()
@@ -45,7 +48,7 @@ def find_active(session: Session, machine_id: int, rule: str) -> Alert | None:
 
 def active_machine_ids(session: Session, rule: str) -> set[int]:
     rows = session.scalars(select(Alert.machine_id).where(Alert.rule == rule, Alert.state.in_(ACTIVE_STATES)))
-    return set(rows)
+    return {machine_id for machine_id in rows if machine_id is not None}
 
 
 def resolve_active_except(
@@ -55,6 +58,21 @@ def resolve_active_except(
     query = update(Alert).where(Alert.rule == rule, Alert.state.in_(ACTIVE_STATES))
     if keep_machine_ids:
         query = query.where(Alert.machine_id.not_in(list(keep_machine_ids)))
+    result = session.execute(
+        query.values(state="resolved", resolved_at=now, resolved_by=by).returning(Alert.id)
+    )
+    return [int(alert_id) for alert_id in result.scalars()]
+
+
+def resolve_line_alerts_except(
+    session: Session, rule: str, keep_line_ids: Collection[int], by: str, now: datetime
+) -> list[int]:
+    """Resolve the active line alerts of `rule` whose line is not in `keep_line_ids`; their ids."""
+    query = update(Alert).where(
+        Alert.rule == rule, Alert.machine_id.is_(None), Alert.state.in_(ACTIVE_STATES)
+    )
+    if keep_line_ids:
+        query = query.where(Alert.line_id.not_in(list(keep_line_ids)))
     result = session.execute(
         query.values(state="resolved", resolved_at=now, resolved_by=by).returning(Alert.id)
     )

@@ -34,6 +34,12 @@ def champion(session: Session, kind: str, scope: str) -> ModelVersion | None:
     )
 
 
+def champion_scopes(session: Session, kind: str) -> list[str]:
+    """Scopes of `kind` that have a champion."""
+    query = select(ModelVersion.scope).where(ModelVersion.kind == kind, ModelVersion.status == "champion")
+    return sorted(session.scalars(query).all())
+
+
 def previous_champion(session: Session, kind: str, scope: str, before_id: int) -> ModelVersion | None:
     """The retired, not rolled-back version of the scope promoted most recently (not `before_id`)."""
     return session.scalar(

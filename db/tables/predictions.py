@@ -72,7 +72,7 @@ class Prediction(Base):
 
 
 class Alert(Base):
-    """One alert per machine and rule while it is not resolved; repeats bump `count`."""
+    """One alert per machine (or line) and rule while it is not resolved; repeats bump `count`."""
 
     __tablename__ = "alerts"
     __table_args__ = (
@@ -84,11 +84,15 @@ class Alert(Base):
             postgresql_where=text("state IN ('open', 'acknowledged')"),
         ),
         CheckConstraint(f"state IN {ALERT_STATES!r}", name="state"),
+        CheckConstraint("machine_id IS NOT NULL OR line_id IS NOT NULL", name="subject"),
         CheckConstraint(f"severity IN {SEVERITIES!r}", name="severity"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id"), index=True)
+    machine_id: Mapped[int | None] = mapped_column(ForeignKey("machines.id"), index=True)
+    line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lines.id"), index=True, doc="set, without a machine, for a line's alert (quality)"
+    )
     rule: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="open")

@@ -123,6 +123,16 @@ def scheduler() -> None:
 
 
 @app.command()
+def classify() -> None:
+    """Classify new inspection images with each line's champion model, within seconds of arrival."""
+    from jobs.classify import run_classifier
+
+    settings = common.settings()
+    common.database_url(settings)
+    common.run_until_signal(lambda stop: run_classifier(settings, stop))
+
+
+@app.command()
 def dashboard(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:

@@ -1,9 +1,10 @@
-"""`plantwatch train rul` (train now, with a progress display) and `plantwatch models` (the registry)."""
+"""`plantwatch train rul|qc` (train now, with a progress display) and `plantwatch models` (the registry)."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -29,10 +30,28 @@ def train_rul(
     ] = None,
 ) -> None:
     """Train RUL models, register them and apply the promotion rule (recorded as a `train_rul` run)."""
+    from jobs.train_rul import train_rul_job
+
+    _train_now("train_rul", train_rul_job, "RUL", scope)
+
+
+@train_app.command("qc")
+def train_qc(
+    scope: Annotated[
+        str | None,
+        typer.Option(help="Line to train, as site/line (default: every line with labelled images)."),
+    ] = None,
+) -> None:
+    """Train inspection-image classifiers, register them and apply the promotion rule (a `train_qc` run)."""
+    from jobs.train_qc import train_qc_job
+
+    _train_now("train_qc", train_qc_job, "QC", scope)
+
+
+def _train_now(job_name: str, job: Callable[..., dict[str, Any]], label: str, scope: str | None) -> None:
     from db.base import utcnow
     from db.engine import make_engine, make_session_factory
     from jobs.runs import run_job
-    from jobs.train_rul import train_rul_job
 
     settings = common.settings()
     factory = make_session_factory(make_engine(common.database_url(settings, embedded_ok=True)))
@@ -48,20 +67,14 @@ def train_rul(
         def show(name: str, p: TrainingProgress) -> None:
             key = f"{name} member {p.member + 1}/{p.members}" if p.members > 1 else name
             if key not in tasks:
-                tasks[key] = bar.add_task(f"RUL {key}", total=p.epochs, detail="")
+                tasks[key] = bar.add_task(f"{label} {key}", total=p.epochs, detail="")
             detail = f"loss {p.loss:.3g}  val {p.val_loss:.3g}  best {p.best_val_loss:.3g}"
             bar.update(tasks[key], completed=p.epoch, total=p.epochs, detail=detail)
 
         params: dict[str, Any] = {"scope": scope, "progress": show}
         # In this process (unlike the scheduler's worker), so that the progress bar can follow it.
         result = run_job(
-            factory,
-            settings,
-            "train_rul",
-            utcnow(),
-            trigger="request",
-            params=params,
-            jobs={"train_rul": train_rul_job},
+            factory, settings, job_name, utcnow(), trigger="request", params=params, jobs={job_name: job}
         )
     if result.status != "succeeded":
         err(f"training failed: {result.error}")

@@ -57,3 +57,7 @@ def test_retraining_is_a_job_request(client: TestClient, keys: dict[str, str]) -
     assert request["job_name"] == "train_rul" and request["params"] == {"scope": "press"}
     assert request["picked_at"] is None
     assert client.post("/api/v1/models/rul/retrain", headers=auth(keys["viewer"])).status_code == 403
+    qc = client.post("/api/v1/models/qc/retrain", headers=auth(keys["admin"]), json={"scope": "plant/paint"})
+    assert qc.status_code == 202 and qc.json()["job_name"] == "train_qc"
+    unknown = client.post("/api/v1/models/vibes/retrain", headers=auth(keys["admin"]))
+    assert unknown.status_code == 422 and unknown.json()["error"]

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from models.evaluation import Conformal, interval_quality, phm08_score, rmse, rul_metrics
+from models.evaluation import Conformal, interval_quality, interval_truth, phm08_score, rmse, rul_metrics
+from models.windows import Runs, build_windows
 
 
 def test_rmse_and_phm08_score_by_hand() -> None:
@@ -71,3 +72,14 @@ def test_mondrian_bins_give_each_life_stage_its_own_offsets() -> None:
     assert Conformal.from_dict(c.to_dict()) == c
     # too few points for four bins of 50: fewer bins
     assert len(Conformal.calibrate(truth[:120], predicted[:120], bins=4).low) == 2
+
+
+def test_interval_truth_is_the_uncapped_rul_of_failed_runs_up_to_a_limit() -> None:
+    runs = Runs.of([12, 12], failed=[True, False])  # the second run is censored
+    w = build_windows(np.zeros((24, 1)), runs, window=2, cap=5.0)
+    assert interval_truth(runs, w, None) is w.rul  # the capped training label
+    truth = interval_truth(runs, w, 8.0)
+    failed = w.run == 0
+    # window ends at rows 1..11 of the failed run: true RUL 10..0, kept up to 8
+    np.testing.assert_array_equal(truth[failed], [np.nan, np.nan, 8, 7, 6, 5, 4, 3, 2, 1, 0])
+    assert np.isnan(truth[~failed]).all()  # a censored run's true RUL is unknown

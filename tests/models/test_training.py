@@ -66,6 +66,24 @@ def test_censored_runs_train_without_being_counted_as_failures() -> None:
     assert np.isfinite(model.metrics["rmse"])
 
 
+def test_the_plateau_schedule_lowers_the_learning_rate_when_validation_stalls() -> None:
+    config = tiny_config(epochs=6, patience=10, lr_schedule="plateau", plateau_patience=1, learning_rate=0.5)
+    model = train_rul(synthetic_dataset(), config)
+    rates = model.history["learning_rate"]
+    assert rates[0] == pytest.approx(0.5) and min(rates) < 0.5
+    assert RulConfig.from_dict(config.to_dict()) == config
+
+
+def test_train_max_rul_leaves_windows_far_from_failure_out_of_the_loss_and_the_interval() -> None:
+    config = tiny_config(train_max_rul=20.0, interval_max_rul=25.0)
+    model = train_rul(synthetic_dataset(), config)
+    data = synthetic_dataset()
+    # calibration: the windows of the calibration machines at most 25 cycles from failure
+    cal_runs = np.isin(data.machines, model.split.calibration)
+    assert model.conformal.n_calibration == 26 * int(cal_runs.sum())
+    assert model.metrics["n"] == 21 * len(model.split.validation)  # validated on RUL <= 20 only
+
+
 def test_too_little_data_is_a_clear_error() -> None:
     data = synthetic_dataset(machines=8)
     two_failures = RulDataset(

@@ -44,7 +44,7 @@ def test_the_simulator_serves_messages_published(mqtt_broker: EmbeddedBroker) ->
 
 def test_up_gives_each_long_running_component_its_own_metrics_port() -> None:
     ports = metrics_ports()
-    assert set(ports) == set(METRICS_COMPONENTS) == {"ingest", "scheduler", "api", "simulate"}
+    assert set(ports) == set(METRICS_COMPONENTS) == {"ingest", "scheduler", "classify", "api", "simulate"}
     assert len(set(ports.values())) == len(ports)
     base = {"DATABASE_URL": "postgresql://x", "PLANTWATCH_METRICS_PORT": "9999"}
     keys = {"dashboard": "pw_dash", "simulate": "pw_sim"}

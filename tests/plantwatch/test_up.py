@@ -78,7 +78,7 @@ def test_up_embedded_end_to_end(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{dashboard_port}/_stcore/health").status_code == 200
         assert api.get("/readyz").json()["status"] == "ready"
         metrics_urls = re.findall(r"http://127\.0\.0\.1:\d+/metrics", text)
-        assert len(metrics_urls) == 4, text
+        assert len(metrics_urls) == 5, text
         for url in metrics_urls:
             assert httpx.get(url).status_code == 200, url
         assert "plantwatch_ingest_messages_total" in httpx.get(metrics_urls[0]).text

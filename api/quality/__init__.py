@@ -1,0 +1,1 @@
+"""Quality statistics of lines: defect rate per sample with p-chart limits."""
