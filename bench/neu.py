@@ -119,6 +119,13 @@ def run(
         "threads": threads,  # ONNX Runtime; Keras uses the backend's default (every core)
         "baseline_accuracy": round(baseline, 4),
         "confusion": trained.confusion,
+        "misclassified": [
+            {"file": path.name, "true": truth, "predicted": label, "confidence": round(float(conf), 3)}
+            for path, truth, label, conf in zip(
+                test_paths, test_y, result.labels, result.confidence, strict=True
+            )
+            if truth != label
+        ],
         "config": config.to_dict(),
         "load_avg_1m_before": round(load_before, 2),
         "load_avg_1m_after": round(os.getloadavg()[0], 2),

@@ -1,13 +1,42 @@
-"""Where a trained model version's artifacts go, and which code trained it (shared by RUL and QC)."""
+"""What RUL and QC training share: training each scope in turn, where a version's artifacts go, and
+which code trained it."""
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
+from models.config import InsufficientDataError
 from plantwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def train_each(
+    scopes: Sequence[str], train_one: Callable[[str], dict[str, Any]], *, explicit: bool, what: str
+) -> dict[str, Any]:
+    """Train every scope; one with too little data is skipped with its reason, unless it was asked
+    for by name (`explicit`). Raises InsufficientDataError when none could be trained."""
+    trained: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name in scopes:
+        try:
+            trained[name] = train_one(name)
+        except InsufficientDataError as exc:
+            if explicit:
+                raise
+            log.warning("%s model for %r not trained: %s", what, name, exc)
+            skipped[name] = str(exc)
+    if not trained:
+        raise InsufficientDataError(
+            f"no {what} scope has enough labelled data: " + "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        )
+    return {"trained": trained, "skipped": skipped}
 
 
 def artifact_dir(settings: Settings, kind: str, scope: str, version: int) -> Path:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from jobs.model_versions import artifact_dir, code_version
+from jobs.model_versions import artifact_dir, code_version, train_each
 from jobs.training_images import LabelledImages, load_labelled, scopes_with_labels
 from models.config import InsufficientDataError
 from plantwatch.settings import Settings
@@ -62,19 +62,12 @@ def train_qc_job(
         raise InsufficientDataError(
             "no inspection has a known label: import labelled images (plantwatch import-images) or label some"
         )
-    trained: dict[str, Any] = {}
-    skipped: dict[str, str] = {}
-    for name in scopes:
-        try:
-            trained[name] = train_line(session, settings, name, progress)
-        except InsufficientDataError as exc:
-            if scope is not None:
-                raise
-            log.warning("QC model for %r not trained: %s", name, exc)
-            skipped[name] = str(exc)
-    if not trained:
-        raise InsufficientDataError("no line has enough labelled images: " + "; ".join(skipped.values()))
-    return {"trained": trained, "skipped": skipped}
+    return train_each(
+        scopes,
+        lambda name: train_line(session, settings, name, progress),
+        explicit=scope is not None,
+        what="QC",
+    )
 
 
 def train_line(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from jobs.model_versions import artifact_dir, code_version
+from jobs.model_versions import artifact_dir, code_version, train_each
 from jobs.training_data import load_scope, scopes_with_failures
 from models.comparison import evaluation_windows, rmse_on
 from models.config import ArchitectureConfig, InsufficientDataError, RulConfig, RulDataset
@@ -61,21 +61,12 @@ def train_rul_job(
     scopes = [scope] if scope is not None else scopes_with_failures(session)
     if not scopes:
         raise InsufficientDataError("no machine has a recorded failure: nothing to learn RUL from")
-    trained: dict[str, Any] = {}
-    skipped: dict[str, str] = {}
-    for name in scopes:
-        try:
-            trained[name] = train_scope(session, settings, name, progress)
-        except InsufficientDataError as exc:
-            if scope is not None:
-                raise
-            log.warning("RUL model for %r not trained: %s", name, exc)
-            skipped[name] = str(exc)
-    if not trained:
-        raise InsufficientDataError(
-            "no machine type has enough labelled data: " + "; ".join(f"{k}: {v}" for k, v in skipped.items())
-        )
-    return {"trained": trained, "skipped": skipped}
+    return train_each(
+        scopes,
+        lambda name: train_scope(session, settings, name, progress),
+        explicit=scope is not None,
+        what="RUL",
+    )
 
 
 def train_scope(

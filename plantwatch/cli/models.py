@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 train_app = typer.Typer(help="Train models now, from the data in PostgreSQL.", no_args_is_help=True)
 models_app = typer.Typer(help="The model registry: list versions, promote, roll back.", no_args_is_help=True)
 err = common.err
-COLUMNS = ("id", "kind", "scope", "version", "status", "created (UTC)", "rmse", "coverage", "note")
+COLUMNS = ("id", "kind", "scope", "version", "status", "created (UTC)", "quality", "note")
+# The figures shown per kind: RUL error and interval coverage, QC held-out accuracy, health windows.
+QUALITY = {"rul": ("rmse", "coverage"), "qc": ("accuracy", "macro_f1"), "health": ("healthy_windows",)}
 
 
 @train_app.command("rul")
@@ -106,8 +108,7 @@ def list_models(
                 str(row.version),
                 row.status,
                 f"{row.created_at:%Y-%m-%d %H:%M}",
-                _figure(row.metrics.get("rmse")),
-                _figure(row.metrics.get("coverage")),
+                "  ".join(f"{m} {_figure(row.metrics.get(m))}" for m in QUALITY.get(row.kind, ())),
                 str(promotion.get("reason", "")),
             )
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
