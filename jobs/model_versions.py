@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from models.config import InsufficientDataError
 from plantwatch.settings import Settings
+from services import model_registry
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,15 @@ def train_each(
             f"no {what} scope has enough labelled data: " + "; ".join(f"{k}: {v}" for k, v in skipped.items())
         )
     return {"trained": trained, "skipped": skipped}
+
+
+def reserve_version_dir(session: Session, settings: Settings, kind: str, scope: str) -> tuple[int, Path]:
+    """The next version of (kind, scope), held for this transaction, and its empty artifact folder."""
+    version = model_registry.reserve_version(session, kind, scope)
+    directory = artifact_dir(settings, kind, scope, version)
+    if directory.exists():  # left by a run that failed before it could register this version
+        shutil.rmtree(directory)
+    return version, directory
 
 
 def artifact_dir(settings: Settings, kind: str, scope: str, version: int) -> Path:

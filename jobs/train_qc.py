@@ -10,7 +10,6 @@ trained; a line with too little data is reported and skipped.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from jobs.model_versions import artifact_dir, code_version, train_each
+from jobs.model_versions import code_version, reserve_version_dir, train_each
 from jobs.training_images import LabelledImages, load_labelled, scopes_with_labels
 from models.config import InsufficientDataError
 from plantwatch.settings import Settings
@@ -87,10 +86,7 @@ def train_line(
     hook = (lambda p: progress(scope, p)) if callable(progress) else None
     trained = train_qc(data.images, data.labels, config, evaluation=data.evaluation, progress=hook)
     metrics = {**trained.metrics, METRIC: 1.0 - float(trained.metrics["accuracy"])}
-    version = model_registry.reserve_version(session, KIND, scope)
-    directory = artifact_dir(settings, KIND, scope, version)
-    if directory.exists():  # left by a run that failed before it could register this version
-        shutil.rmtree(directory)
+    version, directory = reserve_version_dir(session, settings, KIND, scope)
     sidecar_sha = save_qc_artifacts(trained, directory, extra={"scope": scope, "version": version})
     row = model_registry.register_version(
         session,

@@ -8,7 +8,6 @@ fails (with the reasons) only when no type could be trained.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from jobs.model_versions import artifact_dir, code_version, train_each
+from jobs.model_versions import code_version, reserve_version_dir, train_each
 from jobs.training_data import load_scope, scopes_with_failures
 from models.comparison import evaluation_windows, rmse_on
 from models.config import ArchitectureConfig, InsufficientDataError, RulConfig, RulDataset
@@ -86,10 +85,7 @@ def train_scope(
     # `progress` comes from the CLI; a job request's JSON params can never make it a callable.
     hook = (lambda p: progress(scope, p)) if callable(progress) else None
     trained = train_rul(data.dataset, config, progress=hook)
-    version = model_registry.reserve_version(session, KIND, scope)
-    directory = artifact_dir(settings, KIND, scope, version)
-    if directory.exists():  # left by a run that failed before it could register this version
-        shutil.rmtree(directory)
+    version, directory = reserve_version_dir(session, settings, KIND, scope)
     sidecar_sha = save_rul_artifacts(trained, directory, extra={"scope": scope, "version": version})
     row = model_registry.register_version(
         session,

@@ -22,7 +22,7 @@ from models.images import ImageDecodeError, decode_image
 from models.model_files import ONNX_FILE
 from models.qc import to_model_input
 from models.qc_artifacts import QcMetadata, load_qc_metadata
-from models.serving import session_options
+from models.serving import onnx_session
 
 __all__ = ["ImageDecodeError", "QcClassifier", "QcPrediction", "QcResult"]
 
@@ -75,12 +75,7 @@ class QcClassifier:
     ) -> QcClassifier:
         """Verify the hashes, then open the ONNX model; raises ArtifactIntegrityError on a mismatch."""
         meta = load_qc_metadata(directory, sidecar_sha256)
-        session = ort.InferenceSession(
-            str(directory / ONNX_FILE),
-            sess_options=session_options(threads),
-            providers=["CPUExecutionProvider"],
-        )
-        return cls(meta, session)
+        return cls(meta, onnx_session(directory / ONNX_FILE, threads))
 
     @property
     def classes(self) -> list[str]:

@@ -33,6 +33,13 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     return options
 
 
+def onnx_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    """An ONNX Runtime session on the CPU for a model file whose hash was already checked."""
+    return ort.InferenceSession(
+        str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+    )
+
+
 class RulPredictor:
     """Scores raw windows [N, window, sensors] (sensors in `sensor_names` order, NaN for a gap)."""
 
@@ -48,12 +55,7 @@ class RulPredictor:
     ) -> RulPredictor:
         """Verify the hashes, then open the ONNX model; raises ArtifactIntegrityError on a mismatch."""
         meta = load_metadata(directory, sidecar_sha256)
-        session = ort.InferenceSession(
-            str(directory / ONNX_FILE),
-            sess_options=session_options(threads),
-            providers=["CPUExecutionProvider"],
-        )
-        return cls(meta, session)
+        return cls(meta, onnx_session(directory / ONNX_FILE, threads))
 
     @property
     def window(self) -> int:
