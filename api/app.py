@@ -12,8 +12,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy.engine import make_url
 
+from api.alert_figures.routes import router as alert_figures_router
+from api.alert_rules.routes import router as alert_rules_router
 from api.assets.routes import router as assets_router
+from api.assets.routes import sites_router
 from api.dead_letters.routes import router as dead_letters_router
+from api.downtime.routes import router as downtime_router
 from api.errors import install_error_handlers
 from api.events.routes import router as events_router
 from api.health.routes import router as health_router
@@ -89,7 +93,11 @@ def _v1_router() -> APIRouter:
     router.include_router(jobs_router)
     router.include_router(models_router)
     router.include_router(events_router)
+    router.include_router(downtime_router)
+    router.include_router(alert_rules_router)
+    router.include_router(alert_figures_router)
     router.include_router(assets_router)
+    router.include_router(sites_router)
     router.include_router(machines_router)
     router.include_router(predictions_router)
     router.include_router(quality_router)

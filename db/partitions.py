@@ -2,11 +2,12 @@
 
 The default partition catches rows for days with no partition yet (an import of old history, a
 clock far off), so an insert never fails for want of a partition; `ensure_daily_partitions` later
-gives those days their own partition.
+gives those days their own partition. `drop_partitions_before` removes whole old days (retention).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import text
@@ -30,10 +31,15 @@ def existing_partitions(session: Session) -> set[str]:
     return {r[0] for r in rows}
 
 
+def lock_partitions(session: Session) -> None:
+    """Hold off partition creation and drops by others until this transaction ends."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PARTITION_LOCK})
+
+
 def ensure_daily_partitions(session: Session, first: date, last: date) -> list[str]:
     """Create a partition for every day in [first, last] that lacks one; returns those created."""
     # Every ingestor and the scheduler's job do this: serialised, the later ones find them made.
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PARTITION_LOCK})
+    lock_partitions(session)
     have = existing_partitions(session)
     created: list[str] = []
     day = first
@@ -44,6 +50,32 @@ def ensure_daily_partitions(session: Session, first: date, last: date) -> list[s
             created.append(name)
         day += timedelta(days=1)
     return created
+
+
+def partition_day(name: str) -> date | None:
+    """The UTC day that a daily partition holds; None for the default partition and other names."""
+    if name == DEFAULT_PARTITION or not is_partition_name(name):
+        return None
+    return datetime.strptime(name[9:], "%Y%m%d").date()
+
+
+def daily_partitions_before(session: Session, before: date) -> dict[str, date]:
+    """The daily partitions of days before `before`, oldest first: name → day."""
+    days = ((name, partition_day(name)) for name in existing_partitions(session))
+    return {name: day for name, day in sorted(days) if day is not None and day < before}
+
+
+def drop_partitions_before(session: Session, before: date, keep: Collection[str] = ()) -> list[str]:
+    """Drop the daily partitions of days before `before`, except those named in `keep`.
+
+    Returns the dropped names, oldest first. Dropping a partition locks all of `readings` (ACCESS
+    EXCLUSIVE) until the transaction ends, so the caller should commit soon after.
+    """
+    lock_partitions(session)
+    dropped = [name for name in daily_partitions_before(session, before) if name not in keep]
+    for name in dropped:
+        session.execute(text(f"DROP TABLE {name}"))
+    return dropped
 
 
 def _create_partition(session: Session, day: date, name: str) -> None:

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from jobs.classify import classify_inspections
+from jobs.evaluate_alerts import evaluate_alerts
 from jobs.partitions import partition_upkeep
 from jobs.quality_check import quality_check
+from jobs.retention import apply_retention
 from jobs.rollups import rollups
 from jobs.score_machines import score_machines
 from jobs.silent import silent_machines
@@ -23,6 +25,7 @@ JobFn = Callable[..., dict[str, Any]]
 """`(session: Session, settings: Settings, now: datetime, **params) -> dict[str, Any]`."""
 
 JOBS: dict[str, JobFn] = {
+    "evaluate_alerts": evaluate_alerts,
     "silent_machines": silent_machines,
     "partition_upkeep": partition_upkeep,
     "rollups": rollups,
@@ -31,6 +34,7 @@ JOBS: dict[str, JobFn] = {
     "train_qc": train_qc_in_worker,
     "classify_inspections": classify_inspections,
     "quality_check": quality_check,
+    "retention": apply_retention,
 }
 
 if set(JOBS) != set(JOB_NAMES):

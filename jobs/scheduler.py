@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -50,6 +51,7 @@ class Schedule:
     every: timedelta
     offset: timedelta = timedelta(0)
     at_start: bool = False
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def anchor(self) -> datetime:
@@ -62,16 +64,27 @@ class Schedule:
 
 def schedules(settings: Settings) -> list[Schedule]:
     return [
+        # After scoring (offset 20 s) and the rollups (5 s) of the same minute.
+        Schedule(
+            "evaluate_alerts", timedelta(seconds=settings.alert_interval_s), offset=timedelta(seconds=40)
+        ),
         Schedule("silent_machines", timedelta(seconds=settings.silent_check_interval_s)),
         Schedule("partition_upkeep", timedelta(days=1), offset=timedelta(minutes=15), at_start=True),
         Schedule("rollups", timedelta(seconds=settings.rollup_interval_s), offset=timedelta(seconds=5)),
-        Schedule("train_rul", timedelta(days=1), offset=timedelta(hours=settings.rul_train_hour_utc)),
+        # Hourly: each firing trains the scopes at their local training hour (jobs/training_hours.py).
+        Schedule("train_rul", timedelta(hours=1), params={"local_hour": settings.rul_train_hour}),
         # Just after each quality sample ends, so that its last inspections are classified.
         Schedule("quality_check", timedelta(seconds=settings.quality_bucket_s), offset=timedelta(seconds=30)),
-        Schedule("train_qc", timedelta(days=1), offset=timedelta(hours=settings.qc_train_hour_utc)),
+        Schedule(
+            "train_qc",
+            timedelta(hours=1),
+            offset=timedelta(minutes=30),
+            params={"local_hour": settings.qc_train_hour},
+        ),
         Schedule(
             "score_machines", timedelta(seconds=settings.score_interval_s), offset=timedelta(seconds=20)
         ),
+        Schedule("retention", timedelta(days=1), offset=timedelta(hours=3, minutes=30)),
     ]
 
 
@@ -84,16 +97,20 @@ def _fire(
 ) -> None:
     slot = schedule.slot(utcnow())
     if leadership.is_leader():
-        run_job(factory, settings, schedule.job_name, slot)
+        run_job(factory, settings, schedule.job_name, slot, params=schedule.params)
     else:
         passed[schedule.job_name] = slot  # the leader runs it; this process too, if it takes over
 
 
 def _fire_at(
-    factory: sessionmaker[Session], settings: Settings, leadership: Leadership, job_name: str, at: datetime
+    factory: sessionmaker[Session],
+    settings: Settings,
+    leadership: Leadership,
+    schedule: Schedule,
+    at: datetime,
 ) -> None:
     if leadership.is_leader():
-        run_job(factory, settings, job_name, at)
+        run_job(factory, settings, schedule.job_name, at, params=schedule.params)
 
 
 def on_leadership(
@@ -118,7 +135,7 @@ def on_leadership(
                 scheduler.add_job(
                     _fire_at,
                     DateTrigger(timezone=UTC),  # now
-                    args=[factory, settings, leadership, schedule.job_name, at],
+                    args=[factory, settings, leadership, schedule, at],
                     name=f"{schedule.job_name} (on becoming leader)",
                     misfire_grace_time=None,
                 )

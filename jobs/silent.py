@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from db.repositories.assets import last_seen_of_active_machines
+from db.repositories.downtime import machines_in_downtime
 from plantwatch.settings import Settings
 from services import alerts
 
@@ -33,15 +34,17 @@ def human_duration(seconds: float) -> str:
 def silent_machines(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
     """Raise or update a `silent` alert per machine without a reading for `silent_after_s`.
 
-    Machines never seen (no reading yet) and retired machines are not alerted; active `silent`
-    alerts of machines that reported again (or were retired) are resolved by `system`.
+    Machines never seen (no reading yet), retired machines and machines in planned downtime (silence
+    is expected there) are not alerted; active `silent` alerts of the others that reported again (or
+    were retired) are resolved by `system`.
     """
     threshold = timedelta(seconds=settings.silent_after_s)
     machines = last_seen_of_active_machines(session)
     silent: list[int] = []
     opened = 0
+    downtime = machines_in_downtime(session, now)
     for machine_id, path, last_seen in machines:
-        if last_seen is None or now - last_seen <= threshold:
+        if last_seen is None or now - last_seen <= threshold or machine_id in downtime:
             continue
         silent.append(machine_id)
         message = (

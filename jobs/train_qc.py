@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -54,9 +54,13 @@ def train_qc_job(
     now: datetime,
     scope: str | None = None,
     progress: Callable[[str, TrainingProgress], None] | None = None,
+    scopes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Train `scope` (a line, `site/line`) or every line with labelled images."""
-    scopes = [scope] if scope is not None else scopes_with_labels(session)
+    """Train `scope` (a line, `site/line`), or `scopes`, or every line with labelled images."""
+    if scope is not None:
+        scopes = [scope]
+    elif scopes is None:
+        scopes = scopes_with_labels(session)
     if not scopes:
         raise InsufficientDataError(
             "no inspection has a known label: import labelled images (plantwatch import-images) or label some"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -55,9 +55,13 @@ def train_rul_job(
     now: datetime,
     scope: str | None = None,
     progress: Callable[[str, TrainingProgress], None] | None = None,
+    scopes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Train `scope` (or every type with failures); `progress(scope, p)` is called after each epoch."""
-    scopes = [scope] if scope is not None else scopes_with_failures(session)
+    """Train `scope`, or `scopes`, or every type with failures; `progress(scope, p)` after each epoch."""
+    if scope is not None:
+        scopes = [scope]
+    elif scopes is None:
+        scopes = scopes_with_failures(session)
     if not scopes:
         raise InsufficientDataError("no machine has a recorded failure: nothing to learn RUL from")
     return train_each(

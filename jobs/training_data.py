@@ -34,7 +34,7 @@ class ScopeData:
 _READINGS = text('SELECT ts, "values" FROM readings WHERE machine_id = :m ORDER BY ts')
 
 
-def _scope_column() -> ColumnElement[str]:
+def scope_column() -> ColumnElement[str]:
     return func.coalesce(Machine.machine_type, DEFAULT_SCOPE)
 
 
@@ -48,7 +48,7 @@ def failure_count(session: Session, scope: str) -> int:
         select(func.count())
         .select_from(MachineEvent)
         .join(Machine, MachineEvent.machine_id == Machine.id)
-        .where(MachineEvent.kind == "failure", _scope_column() == scope)
+        .where(MachineEvent.kind == "failure", scope_column() == scope)
     )
     return int(session.scalar(query) or 0)
 
@@ -56,7 +56,7 @@ def failure_count(session: Session, scope: str) -> int:
 def scopes_with_failures(session: Session) -> list[str]:
     """Scopes with at least one recorded failure, sorted."""
     rows = session.scalars(
-        select(_scope_column())
+        select(scope_column())
         .join(MachineEvent, MachineEvent.machine_id == Machine.id)
         .where(MachineEvent.kind == "failure")
         .distinct()
@@ -67,7 +67,7 @@ def scopes_with_failures(session: Session) -> list[str]:
 def load_scope(session: Session, scope: str, resample_s: int = 0) -> ScopeData:
     """The dataset of one scope. Raises InsufficientDataError when the scope has no readings."""
     machines = session.execute(
-        select(Machine.id, Machine.path).where(_scope_column() == scope).order_by(Machine.id)
+        select(Machine.id, Machine.path).where(scope_column() == scope).order_by(Machine.id)
     ).all()
     if not machines:
         raise InsufficientDataError(f"no machine has type {scope!r}")

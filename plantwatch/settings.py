@@ -11,8 +11,31 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+NotificationChannel = Literal["webhook", "chat", "email"]
+AlertEventKind = Literal["opened", "severity_raised", "severity_lowered", "escalated", "resolved"]
+DEFAULT_ROUTE_EVENTS: tuple[AlertEventKind, ...] = ("opened", "severity_raised", "resolved")
+
+
+class AlertRoute(BaseModel):
+    """Where one kind of alert news goes: an entry of PLANTWATCH_ALERT_ROUTES."""
+
+    channel: NotificationChannel = Field(
+        description="webhook (JSON, HMAC-signed), chat (Slack/Teams incoming webhook) or email."
+    )
+    target: str = Field(min_length=1, description="The URL, or the e-mail address.")
+    events: list[AlertEventKind] = Field(
+        default_factory=lambda: list(DEFAULT_ROUTE_EVENTS),
+        description="Which steps of an alert's life are sent; `escalated` is sent when an alert stays "
+        "unacknowledged for alert_escalate_after_s.",
+    )
+    rules: list[str] | None = Field(default=None, description="Only these rules (all when unset).")
+    min_severity: Literal["info", "warning", "critical"] = "info"
+    lines: list[str] | None = Field(
+        default=None, description="Only alerts of these lines, as site/line (all when unset)."
+    )
 
 
 class Settings(BaseSettings):
@@ -226,6 +249,38 @@ class Settings(BaseSettings):
         description="How often a following scheduler tries to take the leader lock: when the leader dies, "
         "another scheduler takes over within about this long.",
     )
+    # --- retention (the daily `retention` job) ------------------------------------------------------
+    retention_raw_days: int = Field(
+        default=30,
+        ge=1,
+        description="Raw readings older than this many days are dropped, a whole daily partition at a "
+        "time, except days in the training data of a champion or candidate RUL or health model and "
+        "days not rolled up yet.",
+    )
+    retention_1m_days: int = Field(
+        default=365,
+        ge=1,
+        description="1-minute rollups older than this many days are deleted; 1-hour rollups are kept "
+        "forever.",
+    )
+    retention_predictions_days: int = Field(
+        default=90,
+        ge=1,
+        description="Predictions older than this many days are deleted, except each active machine's "
+        "latest one.",
+    )
+    retention_job_runs_days: int = Field(
+        default=90,
+        ge=1,
+        description="Finished job runs older than this many days are deleted, except each job's latest "
+        "finished run; running ones are kept.",
+    )
+    retention_dead_letters_days: int = Field(
+        default=30,
+        ge=1,
+        description="Dead letters are deleted this many days after they were replayed or, when never "
+        "replayed, received; never while a replay is pending.",
+    )
     # --- RUL training ------------------------------------------------------------------------------
     rul_resample_s: int = Field(
         default=0,
@@ -251,8 +306,11 @@ class Settings(BaseSettings):
         description="RUL promotion: a candidate must beat the champion by more than this fraction "
         "of the champion's metric (0.05 = 5 %) to replace it.",
     )
-    rul_train_hour_utc: int = Field(
-        default=2, ge=0, le=23, description="Hour (UTC) of the nightly `train_rul` job."
+    rul_train_hour: int = Field(
+        default=2,
+        ge=0,
+        le=23,
+        description="Hour of the nightly RUL training, in each site's time zone (sites.timezone).",
     )
     rul_horizon: float = Field(
         default=30.0,
@@ -283,8 +341,11 @@ class Settings(BaseSettings):
         "maintenance) taken as normal operation.",
     )
     # --- Quality control (inspection images) -------------------------------------------------------
-    qc_train_hour_utc: int = Field(
-        default=3, ge=0, le=23, description="Hour (UTC) of the nightly `train_qc` job."
+    qc_train_hour: int = Field(
+        default=3,
+        ge=0,
+        le=23,
+        description="Hour of the nightly QC training of each line, in its site's time zone.",
     )
     qc_epochs: int = Field(default=40, ge=1, description="QC training: most epochs (early stopping).")
     qc_image_size: int = Field(
@@ -334,6 +395,73 @@ class Settings(BaseSettings):
         description="Quality statistics: the control limits come from this many samples before the "
         "one judged.",
     )
+
+    # --- alerts and notifications -------------------------------------------------------------------
+    alert_interval_s: int = Field(default=60, ge=1, description="Period of the alert rules' evaluation.")
+    alert_rul_warning: float = Field(
+        default=50.0, ge=0, description="Default rule `rul_low`: warning when predicted RUL is at most this."
+    )
+    alert_rul_critical: float = Field(
+        default=20.0, ge=0, description="Default rule `rul_low`: critical when predicted RUL is at most this."
+    )
+    alert_rul_hysteresis: float = Field(
+        default=10.0,
+        ge=0,
+        description="Default rule `rul_low`: RUL must rise this far above a threshold before the alert "
+        "steps down or resolves.",
+    )
+    alert_failure_probability_warning: float = Field(
+        default=0.5, ge=0, le=1, description="Default rule `failure_probability_high`: warning threshold."
+    )
+    alert_failure_probability_critical: float = Field(
+        default=0.8, ge=0, le=1, description="Default rule `failure_probability_high`: critical threshold."
+    )
+    alert_failure_probability_hysteresis: float = Field(
+        default=0.1, ge=0, le=1, description="Default rule `failure_probability_high`: hysteresis."
+    )
+    alert_min_duration_s: int = Field(
+        default=300,
+        ge=0,
+        description="Default for every rule: a condition must hold this long before its alert opens or "
+        "its severity rises.",
+    )
+    alert_stuck_after_s: int = Field(
+        default=1800,
+        ge=60,
+        description="Rule `sensor_stuck`: a sensor reporting the very same value for this long is stuck.",
+    )
+    alert_escalate_after_s: int = Field(
+        default=1800,
+        ge=60,
+        description="An alert still open (not acknowledged) this long after it opened is escalated once.",
+    )
+    alert_routes: list[AlertRoute] = Field(
+        default_factory=list,
+        description="Notification recipients (JSON list of {channel, target, events, rules, min_severity, "
+        "lines}); see docs/alerts.md. Every alert is also published on MQTT (alert_mqtt).",
+    )
+    alert_mqtt: bool = Field(
+        default=True,
+        description="Publish every alert change on plantwatch/v1/{site}/{line}/{machine}/alerts (retained).",
+    )
+    notify_interval_s: int = Field(default=10, ge=1, description="Period of the notification delivery job.")
+    notify_max_attempts: int = Field(
+        default=8, ge=1, description="Delivery attempts of one notification before it is marked failed."
+    )
+    notify_retry_base_s: float = Field(
+        default=30.0, gt=0, description="First retry delay of a failed delivery; doubles on every attempt."
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="Key of the HMAC-SHA256 signature of webhook bodies (header X-Plantwatch-Signature); "
+        "unsigned when unset.",
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail notifications.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP server port.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = Field(default=None, description="SMTP login (none when unset).")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(default="plantwatch@localhost", description="Sender of alert e-mails.")
 
     @property
     def images_directory(self) -> Path:

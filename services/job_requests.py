@@ -17,6 +17,7 @@ from db.repositories import job_runs as repo
 from db.tables import JobRequest
 
 JOB_NAMES: tuple[str, ...] = (
+    "evaluate_alerts",
     "silent_machines",
     "partition_upkeep",
     "rollups",
@@ -25,6 +26,7 @@ JOB_NAMES: tuple[str, ...] = (
     "train_qc",
     "classify_inspections",
     "quality_check",
+    "retention",
 )
 
 

@@ -1,4 +1,4 @@
-"""HTTP routes that describe assets (admin): PATCH a machine or one of its sensors.
+"""HTTP routes that describe assets (admin): PATCH a machine, one of its sensors, or a site.
 
 The sensor route comes first: `/machines/{machine:path}` would also match `…/sensors/{sensor}`.
 """
@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from api.assets import service
-from api.assets.schemas import MachineChange, SensorChange
+from api.assets.schemas import MachineChange, SensorChange, SiteChange, SiteOut
 from api.deps import SessionDep, require_role
 from api.machines.routes import MachineRef
 from api.machines.schemas import MachineOut
@@ -18,6 +18,7 @@ from api.schemas import ERROR_RESPONSES
 from db.tables import ApiKey
 
 router = APIRouter(prefix="/machines", tags=["machines"], responses=ERROR_RESPONSES)
+sites_router = APIRouter(prefix="/sites", tags=["machines"], responses=ERROR_RESPONSES)
 AdminKey = Annotated[ApiKey, Depends(require_role("admin"))]
 
 
@@ -37,3 +38,10 @@ def change_machine(
     session: SessionDep, _key: AdminKey, machine: MachineRef, change: MachineChange
 ) -> MachineOut:
     return service.change_machine(session, machine, change)
+
+
+@sites_router.patch("/{site}", summary="Set a site's time zone (admin)")
+def change_site(
+    session: SessionDep, _key: AdminKey, site: Annotated[str, Path(max_length=64)], change: SiteChange
+) -> SiteOut:
+    return service.change_site(session, site, change)

@@ -1,8 +1,9 @@
-"""What a change to a machine or a sensor may carry; fields left out stay as they are."""
+"""What a change to a machine, a sensor or a site may carry; fields left out stay as they are."""
 
 from __future__ import annotations
 
 import math
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -33,3 +34,28 @@ class SensorChange(BaseModel):
         if self.normal_min is not None and self.normal_max is not None and self.normal_min > self.normal_max:
             raise ValueError("normal_min must not exceed normal_max")
         return self
+
+
+class SiteChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = Field(
+        min_length=1,
+        max_length=64,
+        description="IANA time zone, e.g. Europe/Berlin: nightly trainings run by it.",
+    )
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> SiteChange:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {self.timezone!r}; give an IANA name such as Europe/Berlin"
+            ) from None
+        return self
+
+
+class SiteOut(BaseModel):
+    name: str
+    timezone: str

@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.assets.schemas import MachineChange, SensorChange
+from api.assets.schemas import MachineChange, SensorChange, SiteChange, SiteOut
 from api.errors import ApiError, invalid, not_found
 from api.machines.schemas import MachineOut
 from api.machines.service import find_machine, get_machine
-from db.tables import Machine, Sensor
+from db.tables import Machine, Sensor, Site
 
 
 def change_machine(session: Session, ref: str, change: MachineChange) -> MachineOut:
@@ -42,3 +42,12 @@ def change_sensor(session: Session, ref: str, sensor_name: str, change: SensorCh
         setattr(sensor, name, getattr(change, name))
     session.flush()
     return get_machine(session, str(machine.id))
+
+
+def change_site(session: Session, name: str, change: SiteChange) -> SiteOut:
+    site = session.scalar(select(Site).where(Site.name == name).with_for_update())
+    if site is None:
+        raise not_found(f"no site {name!r}")
+    site.timezone = change.timezone
+    session.flush()
+    return SiteOut(name=site.name, timezone=site.timezone)

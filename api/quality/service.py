@@ -58,3 +58,11 @@ def find_line(session: Session, site: str, line: str) -> Line:
     if found is None:
         raise not_found(f"no line {line!r} at site {site!r}")
     return found
+
+
+def find_line_path(session: Session, path: str, where: str) -> Line:
+    """The line named `site/line`; 422 naming `where` (e.g. "query.line") when it is not that shape."""
+    site, sep, line = path.partition("/")
+    if not sep or not site or not line or "/" in line:
+        raise invalid(f"{where}: give the line as site/line")
+    return find_line(session, site, line)

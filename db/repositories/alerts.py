@@ -59,7 +59,9 @@ def resolve_active_except(
     if keep_machine_ids:
         query = query.where(Alert.machine_id.not_in(list(keep_machine_ids)))
     result = session.execute(
-        query.values(state="resolved", resolved_at=now, resolved_by=by).returning(Alert.id)
+        query.values(state="resolved", resolved_at=now, resolved_by=by, shelved_until=None).returning(
+            Alert.id
+        )
     )
     return [int(alert_id) for alert_id in result.scalars()]
 
@@ -74,7 +76,9 @@ def resolve_line_alerts_except(
     if keep_line_ids:
         query = query.where(Alert.line_id.not_in(list(keep_line_ids)))
     result = session.execute(
-        query.values(state="resolved", resolved_at=now, resolved_by=by).returning(Alert.id)
+        query.values(state="resolved", resolved_at=now, resolved_by=by, shelved_until=None).returning(
+            Alert.id
+        )
     )
     return [int(alert_id) for alert_id in result.scalars()]
 
@@ -99,3 +103,35 @@ def list_alerts(
     if before_id is not None:
         query = query.where(Alert.id < before_id)
     return session.scalars(query).all()
+
+
+def active_severities(session: Session, rule: str) -> dict[int, str]:
+    """machine id → severity of its active alert of `rule`."""
+    rows = session.execute(
+        select(Alert.machine_id, Alert.severity).where(
+            Alert.rule == rule, Alert.state.in_(ACTIVE_STATES), Alert.machine_id.is_not(None)
+        )
+    )
+    return {machine_id: severity for machine_id, severity in rows if machine_id is not None}
+
+
+def unacknowledged_since(session: Session, opened_before: datetime, now: datetime) -> Sequence[Alert]:
+    """Open alerts opened before `opened_before`, not yet escalated and not shelved at `now`, locked."""
+    return session.scalars(
+        select(Alert)
+        .where(
+            Alert.state == "open",
+            Alert.opened_at <= opened_before,
+            Alert.escalated_at.is_(None),
+            (Alert.shelved_until.is_(None)) | (Alert.shelved_until <= now),
+        )
+        .order_by(Alert.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def shelving_ended(session: Session, now: datetime) -> Sequence[Alert]:
+    """Alerts whose shelving has expired, locked."""
+    return session.scalars(
+        select(Alert).where(Alert.shelved_until <= now).order_by(Alert.id).with_for_update(skip_locked=True)
+    ).all()

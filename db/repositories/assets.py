@@ -134,6 +134,12 @@ def active_machine_types(session: Session) -> list[tuple[int, str, str | None]]:
     return [(machine_id, path, machine_type) for machine_id, path, machine_type in rows]
 
 
+def lines_of_active_machines(session: Session) -> dict[int, int]:
+    """machine id → line id of every machine that is not retired."""
+    rows = session.execute(select(Machine.id, Machine.line_id).where(Machine.retired_at.is_(None)))
+    return {machine_id: line_id for machine_id, line_id in rows}
+
+
 def sensor_positions_of(session: Session, machine_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """Sensor positions of several machines in one query: machine id → {name: position}."""
     ids = sorted(set(machine_ids))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -30,7 +30,10 @@ def latest_for_machines(session: Session, machine_ids: Iterable[int]) -> dict[in
     return {row.machine_id: row for row in rows}
 
 
-def delete_before(session: Session, before: datetime) -> int:
-    """Remove predictions made before `before` (retention); returns how many."""
-    result = session.execute(delete(Prediction).where(Prediction.made_at < before))
+def delete_before(session: Session, before: datetime, keep_ids: Collection[int] = ()) -> int:
+    """Remove predictions made before `before` except those in `keep_ids` (retention); returns how many."""
+    query = delete(Prediction).where(Prediction.made_at < before)
+    if keep_ids:
+        query = query.where(Prediction.id.not_in(sorted(set(keep_ids))))
+    result = session.execute(query)
     return int(getattr(result, "rowcount", 0) or 0)

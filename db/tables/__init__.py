@@ -1,6 +1,7 @@
 """All tables, importable from one place (alembic's env reads `Base.metadata` from here)."""
 
 from db.base import Base
+from db.tables.alerting import AlertCondition, AlertEvent, AlertRule, DowntimeWindow, Notification
 from db.tables.assets import Line, Machine, Sensor, Site
 from db.tables.events import DeadLetter, Inspection, MachineEvent
 from db.tables.operations import ApiKey, JobRequest, JobRun
@@ -9,9 +10,13 @@ from db.tables.readings import Reading, ReadingRollup1h, ReadingRollup1m, Rollup
 
 __all__ = [
     "Alert",
+    "AlertCondition",
+    "AlertEvent",
+    "AlertRule",
     "ApiKey",
     "Base",
     "DeadLetter",
+    "DowntimeWindow",
     "Inspection",
     "JobRequest",
     "JobRun",
@@ -19,6 +24,7 @@ __all__ = [
     "Machine",
     "MachineEvent",
     "ModelVersion",
+    "Notification",
     "Prediction",
     "Reading",
     "ReadingRollup1h",

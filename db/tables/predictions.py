@@ -27,6 +27,7 @@ MODEL_KINDS = ("rul", "qc", "health")
 MODEL_STATUSES = ("candidate", "champion", "retired", "rejected")
 ALERT_STATES = ("open", "acknowledged", "resolved")
 SEVERITIES = ("info", "warning", "critical")
+OUTCOMES = ("fault_found", "part_replaced", "no_fault_found")
 
 
 class ModelVersion(Base):
@@ -86,6 +87,7 @@ class Alert(Base):
         CheckConstraint(f"state IN {ALERT_STATES!r}", name="state"),
         CheckConstraint("machine_id IS NOT NULL OR line_id IS NOT NULL", name="subject"),
         CheckConstraint(f"severity IN {SEVERITIES!r}", name="severity"),
+        CheckConstraint(f"outcome IS NULL OR outcome IN {OUTCOMES!r}", name="outcome"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -105,3 +107,24 @@ class Alert(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_by: Mapped[str | None] = mapped_column(String(128))
+    shelved_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), doc="notifications held back until then (shelving expires on its own)"
+    )
+    shelved_by: Mapped[str | None] = mapped_column(String(128))
+    escalated_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True),
+        doc="when the unacknowledged alert was escalated to its escalation recipients",
+    )
+    outcome: Mapped[str | None] = mapped_column(
+        String(16), doc="what maintenance found: fault_found, part_replaced or no_fault_found (a false alarm)"
+    )
+    fault_code: Mapped[str | None] = mapped_column(String(64))
+    work_order_id: Mapped[str | None] = mapped_column(String(128), doc="the MES/CMMS work order")
+    outcome_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome_by: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(
+        JSONB,
+        default=dict,
+        server_default=text("'{}'"),
+        doc="the figures behind it: value, threshold, sensors",
+    )

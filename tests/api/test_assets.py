@@ -58,3 +58,16 @@ def test_machine_type_and_mes_code_and_numeric_codes_name_the_machine(
     taken = client.patch("/api/v1/machines/s1/l1/m3", headers=admin, json={"external_code": "77001"})
     assert taken.status_code == 409 and taken.json()["error"] == "conflict"
     assert client.patch("/api/v1/machines/s1/l1/m3", headers=auth(keys["mes"]), json={}).status_code == 403
+
+
+def test_admin_sets_a_sites_time_zone(client: TestClient, keys: dict[str, str], fleet: Fleet) -> None:
+    admin = auth(keys["admin"])
+    response = client.patch("/api/v1/sites/s1", json={"timezone": "Europe/Berlin"}, headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"name": "s1", "timezone": "Europe/Berlin"}
+    for body, status in [({"timezone": "Mars/Olympus"}, 422), ({"timezone": ""}, 422), ({"tz": "UTC"}, 422)]:
+        bad = client.patch("/api/v1/sites/s1", json=body, headers=admin)
+        assert bad.status_code == status and set(bad.json()) == {"error", "detail"}, bad.text
+    assert client.patch("/api/v1/sites/nowhere", json={"timezone": "UTC"}, headers=admin).status_code == 404
+    engineer = auth(keys["engineer"])
+    assert client.patch("/api/v1/sites/s1", json={"timezone": "UTC"}, headers=engineer).status_code == 403

@@ -146,7 +146,7 @@ def test_a_new_leader_runs_the_start_up_jobs_and_the_firings_it_let_pass() -> No
     changed(False)
     assert scheduler.get_jobs() == []
     changed(True)
-    added = sorted((job.args[3], job.args[4]) for job in scheduler.get_jobs())
+    added = sorted((job.args[3].job_name, job.args[4]) for job in scheduler.get_jobs())
     at_start = [s.job_name for s in schedules(settings) if s.at_start]
     assert [name for name, _ in added] == sorted(["silent_machines", *at_start])
     assert ("silent_machines", let_pass) in added

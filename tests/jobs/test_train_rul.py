@@ -103,7 +103,8 @@ def test_too_little_labelled_data_fails_the_run_with_the_reason(
     assert nothing.status == "failed" and "no machine has type 'x'" in (nothing.error or "")
 
 
-def test_training_is_scheduled_nightly_at_the_configured_hour() -> None:
-    (schedule,) = [s for s in schedules(Settings(rul_train_hour_utc=3)) if s.job_name == "train_rul"]
-    assert schedule.every == timedelta(days=1)
-    assert schedule.slot(datetime(2026, 5, 5, 12, tzinfo=UTC)) == datetime(2026, 5, 5, 3, tzinfo=UTC)
+def test_training_fires_hourly_for_the_local_training_hour() -> None:
+    (schedule,) = [s for s in schedules(Settings(rul_train_hour=3)) if s.job_name == "train_rul"]
+    assert schedule.every == timedelta(hours=1)
+    assert schedule.params == {"local_hour": 3}
+    assert schedule.slot(datetime(2026, 5, 5, 12, 40, tzinfo=UTC)) == datetime(2026, 5, 5, 12, tzinfo=UTC)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
 from db.repositories.assets import register_machine
-from db.tables import Alert
+from db.tables import Alert, AlertEvent, MachineEvent
 from services import alerts
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -125,3 +125,56 @@ def test_concurrent_raises_open_one_alert(
     with session_factory() as session:
         (alert,) = session.scalars(select(Alert))
     assert ids == {alert.id} and alert.count == 6
+
+
+def _kinds(session: Session, alert_id: int) -> list[str]:
+    query = select(AlertEvent.kind).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+    return list(session.scalars(query))
+
+
+def test_history_records_every_step_but_repeats(
+    session_factory: sessionmaker[Session], machines: list[int]
+) -> None:
+    with transaction(session_factory) as session:
+        alert = alerts.raise_or_update(session, machines[0], "rul_low", "warning", "low", NOW)
+        alerts.raise_or_update(session, machines[0], "rul_low", "warning", "lower", NOW)
+        alerts.raise_or_update(session, machines[0], "rul_low", "critical", "very low", NOW)
+        alerts.raise_or_update(session, machines[0], "rul_low", "warning", "better", NOW)
+        alerts.comment(session, alert, "eve", "checking", NOW)
+        alerts.shelve(session, alert, "eve", NOW + timedelta(hours=1), NOW, None)
+        with pytest.raises(alerts.AlertStateError):
+            alerts.shelve(session, alert, "eve", NOW - timedelta(hours=1), NOW, None)
+        alerts.unshelve(session, alert, "eve", NOW)
+        with pytest.raises(alerts.AlertStateError):
+            alerts.unshelve(session, alert, "eve", NOW)
+        alerts.acknowledge(session, alert, "eve", None, NOW)
+        alerts.resolve_cleared(session, "rul_low", [], NOW)
+        assert alert.count == 4 and alert.state == "resolved"
+        assert _kinds(session, alert.id) == [
+            "opened", "severity_raised", "severity_lowered", "commented", "shelved", "unshelved",
+            "acknowledged", "resolved",
+        ]  # fmt: skip
+
+
+def test_outcomes_label_maintenance_and_false_alarms(
+    session_factory: sessionmaker[Session], machines: list[int]
+) -> None:
+    with transaction(session_factory) as session:
+        found = alerts.raise_or_update(session, machines[0], "rul_low", "critical", "low", NOW)
+        alerts.record_outcome(session, found, "fault_found", "mes-key", NOW, fault_code="BRG-12",
+                              work_order_id="WO-1", done_at=NOW - timedelta(minutes=5))  # fmt: skip
+        false_alarm = alerts.raise_or_update(session, machines[1], "rul_low", "warning", "low", NOW)
+        alerts.resolve(session, false_alarm, "eve", NOW)
+        alerts.record_outcome(session, false_alarm, "no_fault_found", "mes-key", NOW)
+        with pytest.raises(alerts.AlertStateError, match="already has the outcome"):
+            alerts.record_outcome(session, false_alarm, "part_replaced", "mes-key", NOW)
+        with pytest.raises(alerts.AlertStateError, match="outcome must be"):
+            alerts.record_outcome(session, found, "fixed?", "mes-key", NOW)
+        events = session.scalars(select(MachineEvent).order_by(MachineEvent.id)).all()
+        assert [(e.machine_id, e.kind, e.ts, e.work_order_id) for e in events] == [
+            (machines[0], "maintenance", NOW - timedelta(minutes=5), "WO-1"),
+        ]
+        assert "BRG-12" in events[0].note
+        assert (found.state, found.resolved_by, found.outcome) == ("resolved", "mes-key", "fault_found")
+        assert _kinds(session, found.id)[-2:] == ["outcome", "resolved"]
+        assert _kinds(session, false_alarm.id)[-1] == "outcome" and false_alarm.resolved_by == "eve"

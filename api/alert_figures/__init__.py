@@ -1,0 +1,1 @@
+"""Alert-quality figures over HTTP (services.alert_figures), for every role."""

@@ -1,0 +1,93 @@
+"""Alert rules for the API: the catalogue with defaults and overrides; set or drop an override."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlalchemy.orm import Session
+
+from api.alert_rules.schemas import OverrideOut, RuleOut, ThresholdsIn, ThresholdsOut
+from api.errors import invalid, not_found
+from api.machines.service import find_machine
+from api.quality.service import find_line_path
+from db.base import utcnow
+from db.repositories import alert_rules as repo
+from db.tables import AlertRule, Line, Machine
+from plantwatch.settings import Settings
+from services import alert_rules
+from services.alert_rules import RULES, Thresholds
+
+
+def _thresholds_out(t: Thresholds) -> ThresholdsOut:
+    return ThresholdsOut(**{k: v for k, v in asdict(t).items() if k != "source"})
+
+
+def _override_out(session: Session, row: AlertRule) -> OverrideOut:
+    line = session.get(Line, row.line_id) if row.line_id is not None else None
+    machine = session.get(Machine, row.machine_id) if row.machine_id is not None else None
+    return OverrideOut(
+        scope="machine" if machine is not None else "line" if line is not None else "plant",
+        line=f"{line.site.name}/{line.name}" if line is not None else None,
+        machine=machine.path if machine is not None else None,
+        enabled=row.enabled,
+        warning=row.warning,
+        critical=row.critical,
+        hysteresis=row.hysteresis,
+        min_duration_s=row.min_duration_s,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+def _rule_out(session: Session, rule: str, settings: Settings) -> RuleOut:
+    spec = RULES[rule]
+    return RuleOut(
+        rule=rule,
+        description=spec.description,
+        worse=spec.worse,
+        unit=spec.unit,
+        defaults=_thresholds_out(alert_rules.default_thresholds(rule, settings)),
+        overrides=[_override_out(session, row) for row in repo.list_rules(session, rule)],
+    )
+
+
+def _known(rule: str) -> None:
+    if rule not in RULES:
+        raise not_found(f"no rule {rule!r}; rules are {', '.join(sorted(RULES))}")
+
+
+def _scope(session: Session, line: str | None, machine: str | None) -> tuple[int | None, int | None]:
+    if line is not None and machine is not None:
+        raise invalid("give at most one of machine and line (neither: the plant-wide override)")
+    if machine is not None:
+        return None, find_machine(session, machine).id
+    if line is not None:
+        return find_line_path(session, line, "line").id, None
+    return None, None
+
+
+def list_rules(session: Session, settings: Settings) -> list[RuleOut]:
+    return [_rule_out(session, rule, settings) for rule in sorted(RULES)]
+
+
+def set_override(session: Session, rule: str, body: ThresholdsIn, by: str, settings: Settings) -> RuleOut:
+    _known(rule)
+    line_id, machine_id = _scope(session, body.line, body.machine)
+    thresholds = Thresholds(
+        body.enabled, body.warning, body.critical, body.hysteresis, body.min_duration_s, "api"
+    )
+    try:
+        alert_rules.set_override(session, rule, line_id, machine_id, thresholds, by, utcnow())
+    except alert_rules.RuleValueError as exc:
+        raise invalid(str(exc)) from exc
+    return _rule_out(session, rule, settings)
+
+
+def remove_override(
+    session: Session, rule: str, line: str | None, machine: str | None, settings: Settings
+) -> RuleOut:
+    _known(rule)
+    line_id, machine_id = _scope(session, line, machine)
+    if not alert_rules.remove_override(session, rule, line_id, machine_id):
+        raise not_found(f"{rule} has no override for that scope")
+    return _rule_out(session, rule, settings)

@@ -1,0 +1,189 @@
+"""The alert rules the engine evaluates: what each watches, its thresholds, and the hysteresis decision.
+
+A rule's thresholds come from the most specific `alert_rules` row (the machine's, else its line's,
+else the plant-wide one with neither), else from the settings. `severity_for` is the one place that
+turns a value into a severity: entering a level needs the value beyond its threshold, leaving it
+needs the value back past the threshold by `hysteresis`, so a value hovering at a threshold does not
+flap the alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from db.repositories import alert_rules as repo
+from db.tables import AlertRule
+from plantwatch.settings import Settings
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    name: str
+    description: str
+    worse: Literal["below", "above"]  # the side of a threshold that is bad
+    unit: str
+
+
+RULES: dict[str, RuleSpec] = {
+    spec.name: spec
+    for spec in (
+        RuleSpec("rul_low", "predicted remaining useful life at or below the threshold", "below", "cycles"),
+        RuleSpec(
+            "failure_probability_high",
+            "probability of failure within the horizon at or above the threshold",
+            "above",
+            "probability",
+        ),
+        RuleSpec(
+            "sensor_out_of_range",
+            "sensors whose every value for a minute lay outside their normal range (count)",
+            "above",
+            "sensors",
+        ),
+        RuleSpec(
+            "sensor_stuck",
+            "sensors that reported the very same value for alert_stuck_after_s (count)",
+            "above",
+            "sensors",
+        ),
+    )
+}
+SENSOR_HEALTH_RULES = ("sensor_out_of_range", "sensor_stuck")
+
+
+class UnknownRuleError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    enabled: bool
+    warning: float | None
+    critical: float | None
+    hysteresis: float
+    min_duration_s: int
+    source: str  # default, plant, line or machine: where these thresholds come from
+
+
+def spec_of(rule: str) -> RuleSpec:
+    try:
+        return RULES[rule]
+    except KeyError:
+        raise UnknownRuleError(f"unknown rule {rule!r}; rules are {', '.join(sorted(RULES))}") from None
+
+
+def default_thresholds(rule: str, settings: Settings) -> Thresholds:
+    """The built-in thresholds of `rule`, from the settings."""
+    spec_of(rule)
+    duration = settings.alert_min_duration_s
+    if rule == "rul_low":
+        return Thresholds(
+            True, settings.alert_rul_warning, settings.alert_rul_critical, settings.alert_rul_hysteresis,
+            duration, "default",
+        )  # fmt: skip
+    if rule == "failure_probability_high":
+        return Thresholds(
+            True,
+            settings.alert_failure_probability_warning,
+            settings.alert_failure_probability_critical,
+            settings.alert_failure_probability_hysteresis,
+            duration,
+            "default",
+        )
+    # Sensor rules count sensors: one is a warning. A stuck sensor is judged over
+    # alert_stuck_after_s already, so it needs no further wait.
+    wait = 0 if rule == "sensor_stuck" else duration
+    return Thresholds(True, 1.0, None, 0.0, wait, "default")
+
+
+def _from_row(row: AlertRule, source: str) -> Thresholds:
+    return Thresholds(row.enabled, row.warning, row.critical, row.hysteresis, row.min_duration_s, source)
+
+
+def effective_thresholds(
+    rows: Iterable[AlertRule], rule: str, machine_id: int, line_id: int, settings: Settings
+) -> Thresholds:
+    """The thresholds that apply to one machine: its own row, its line's, the plant's, or the default."""
+    by_scope: dict[str, AlertRule] = {}
+    for row in rows:
+        if row.rule != rule:
+            continue
+        if row.machine_id == machine_id:
+            by_scope["machine"] = row
+        elif row.machine_id is None and row.line_id == line_id:
+            by_scope["line"] = row
+        elif row.machine_id is None and row.line_id is None:
+            by_scope["plant"] = row
+    for source in ("machine", "line", "plant"):
+        if source in by_scope:
+            return _from_row(by_scope[source], source)
+    return default_thresholds(rule, settings)
+
+
+def severity_for(worse: str, value: float, thresholds: Thresholds, current: str | None) -> str | None:
+    """The severity `value` calls for (None: no alert), given the alert's `current` severity."""
+
+    def beyond(threshold: float | None, margin: float) -> bool:
+        if threshold is None:
+            return False
+        return value <= threshold + margin if worse == "below" else value >= threshold - margin
+
+    if beyond(thresholds.critical, thresholds.hysteresis if current == "critical" else 0.0):
+        return "critical"
+    if beyond(thresholds.warning, thresholds.hysteresis if current in ("warning", "critical") else 0.0):
+        return "warning"
+    return None
+
+
+class RuleValueError(ValueError):
+    pass
+
+
+def set_override(
+    session: Session,
+    rule: str,
+    line_id: int | None,
+    machine_id: int | None,
+    thresholds: Thresholds,
+    by: str,
+    now: datetime,
+) -> AlertRule:
+    """Create or replace the thresholds of `rule` for a machine, a line, or (neither) the whole plant."""
+    spec = spec_of(rule)
+    if thresholds.enabled and thresholds.warning is None and thresholds.critical is None:
+        raise RuleValueError("an enabled rule needs a warning or a critical threshold")
+    if thresholds.warning is not None and thresholds.critical is not None:
+        lower_is_worse = spec.worse == "below"
+        if (
+            (thresholds.critical > thresholds.warning)
+            if lower_is_worse
+            else (thresholds.critical < thresholds.warning)
+        ):
+            side = "at or below" if lower_is_worse else "at or above"
+            raise RuleValueError(f"{rule}: critical must be {side} warning (values {spec.worse} are worse)")
+    row = repo.find_rule(session, rule, line_id, machine_id)
+    if row is None:
+        row = AlertRule(rule=rule, line_id=line_id, machine_id=machine_id)
+        session.add(row)
+    row.enabled = thresholds.enabled
+    row.warning, row.critical = thresholds.warning, thresholds.critical
+    row.hysteresis, row.min_duration_s = thresholds.hysteresis, thresholds.min_duration_s
+    row.updated_at, row.updated_by = now, by
+    session.flush()
+    return row
+
+
+def remove_override(session: Session, rule: str, line_id: int | None, machine_id: int | None) -> bool:
+    """Drop the override of exactly this scope; False when there was none."""
+    spec_of(rule)
+    row = repo.find_rule(session, rule, line_id, machine_id)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True

@@ -1,0 +1,86 @@
+"""Severity decisions with hysteresis (property tests) and which thresholds apply to a machine."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from db.tables import AlertRule
+from plantwatch.settings import Settings
+from services.alert_rules import Thresholds, default_thresholds, effective_thresholds, severity_for
+
+RUL = Thresholds(True, warning=50.0, critical=20.0, hysteresis=10.0, min_duration_s=0, source="test")
+PROB = Thresholds(True, warning=0.5, critical=0.8, hysteresis=0.1, min_duration_s=0, source="test")
+values = st.floats(min_value=-1000, max_value=1000, allow_nan=False)
+severities = st.sampled_from([None, "warning", "critical"])
+
+
+def _walk(worse: str, thresholds: Thresholds, series: list[float]) -> list[str | None]:
+    current: str | None = None
+    seen = []
+    for value in series:
+        current = severity_for(worse, value, thresholds, current)
+        seen.append(current)
+    return seen
+
+
+def test_levels_without_history() -> None:
+    assert [severity_for("below", v, RUL, None) for v in (100, 50, 21, 20, 0)] == [
+        None, "warning", "warning", "critical", "critical",
+    ]  # fmt: skip
+    assert [severity_for("above", v, PROB, None) for v in (0.1, 0.5, 0.79, 0.8)] == [
+        None, "warning", "warning", "critical",
+    ]  # fmt: skip
+
+
+def test_leaving_a_level_needs_the_hysteresis() -> None:
+    assert severity_for("below", 55, RUL, "warning") == "warning"  # within 10 of 50
+    assert severity_for("below", 61, RUL, "warning") is None
+    assert severity_for("below", 25, RUL, "critical") == "critical"  # within 10 of 20
+    assert severity_for("below", 31, RUL, "critical") == "warning"
+    assert severity_for("below", 61, RUL, "critical") is None
+    assert severity_for("above", 0.45, PROB, "warning") == "warning"
+    assert severity_for("above", 0.39, PROB, "warning") is None
+
+
+@given(st.lists(st.floats(min_value=0, max_value=9.99), min_size=1, max_size=60), st.floats(40, 50))
+def test_a_value_hovering_within_the_hysteresis_band_changes_the_level_at_most_once(
+    offsets: list[float], low: float
+) -> None:
+    """Any series inside a band narrower than the hysteresis that holds the warning threshold."""
+    no_critical = Thresholds(True, 50.0, None, 10.0, 0, "test")
+    seen = _walk("below", no_critical, [low + o for o in offsets])
+    changes = sum(1 for a, b in zip([None, *seen], seen, strict=False) if a != b)
+    assert changes <= 1, seen
+
+
+@given(values, values, severities)
+def test_a_worse_value_never_gives_a_lower_severity(a: float, b: float, current: str | None) -> None:
+    rank = {None: 0, "warning": 1, "critical": 2}
+    low, high = min(a, b), max(a, b)
+    assert rank[severity_for("below", low, RUL, current)] >= rank[severity_for("below", high, RUL, current)]
+    assert rank[severity_for("above", high, RUL, current)] >= rank[severity_for("above", low, RUL, current)]
+
+
+@given(values, severities)
+def test_without_hysteresis_history_does_not_matter(value: float, current: str | None) -> None:
+    plain = Thresholds(True, 50.0, 20.0, 0.0, 0, "test")
+    assert severity_for("below", value, plain, current) == severity_for("below", value, plain, None)
+
+
+def _row(rule: str, warning: float, line_id: int | None = None, machine_id: int | None = None) -> AlertRule:
+    return AlertRule(
+        rule=rule, line_id=line_id, machine_id=machine_id, enabled=True, warning=warning, critical=None,
+        hysteresis=0.0, min_duration_s=0,
+    )  # fmt: skip
+
+
+def test_the_most_specific_thresholds_apply() -> None:
+    settings = Settings(alert_rul_warning=42)
+    rows = [_row("rul_low", 30), _row("rul_low", 20, line_id=7), _row("rul_low", 10, machine_id=3),
+            _row("failure_probability_high", 0.9)]  # fmt: skip
+    assert effective_thresholds(rows, "rul_low", machine_id=3, line_id=7, settings=settings).warning == 10
+    assert effective_thresholds(rows, "rul_low", machine_id=4, line_id=7, settings=settings).source == "line"
+    assert effective_thresholds(rows, "rul_low", machine_id=4, line_id=8, settings=settings).warning == 30
+    assert effective_thresholds([], "rul_low", machine_id=4, line_id=8, settings=settings).warning == 42
+    assert default_thresholds("rul_low", settings).source == "default"
