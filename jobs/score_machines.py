@@ -3,8 +3,9 @@
 Per machine type (scope), the champion RUL model (ONNX Runtime) gives RUL, its interval, the
 failure probability within the horizon and the sensors that drove it; the health baseline (normal
 operation, refitted daily) gives a health score even where no RUL model exists yet. Each machine gets
-one `predictions` row: `ok` (RUL from a complete window), `degraded` (gaps filled, or a health score
-only, with the reason RUL is missing) or `withheld` (no fresh data, nothing to score it with).
+one `predictions` row: `ok` (RUL from a complete window), `degraded` (gaps filled, a sensor with an
+active stuck or out-of-range alert, or a health score only, with the reason RUL is missing) or
+`withheld` (no fresh data, nothing to score it with).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from db.repositories import alerts as alerts_repo
 from db.repositories import assets as assets_repo
 from db.repositories import predictions as predictions_repo
 from db.tables import ModelVersion, Prediction
@@ -26,6 +28,7 @@ from jobs.silent import human_duration
 from jobs.training_data import failure_count, scope_of
 from models.serving import RulPredictor
 from plantwatch.settings import Settings
+from services.alert_rules import SENSOR_HEALTH_RULES
 from services.predictors import ModelUnavailableError, champion_rul
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ def score_machines(session: Session, settings: Settings, now: datetime) -> dict[
     rows: list[Prediction] = []
     for scope, members in scopes.items():
         rows += _score_scope(session, settings, now, scope, members)
+    _mark_unhealthy_sensors(session, rows)
     predictions_repo.add_predictions(session, rows)
     counts = Counter(row.status for row in rows)
     return {
@@ -49,6 +53,25 @@ def score_machines(session: Session, settings: Settings, now: datetime) -> dict[
         "scopes": len(scopes),
         **{status: counts.get(status, 0) for status in ("ok", "degraded", "withheld")},
     }
+
+
+def _mark_unhealthy_sensors(session: Session, rows: list[Prediction]) -> None:
+    """Degrade the `ok` predictions of machines with an active sensor-health alert, saying which sensors.
+
+    The data-quality gate: the prediction rests on a sensor that is stuck or out of range, so it is
+    shown as doubtful, and the alert engine opens no prediction alert on it (jobs/evaluate_alerts.py).
+    """
+    unhealthy = alerts_repo.active_sensor_health(session, SENSOR_HEALTH_RULES)
+    for row in rows:
+        found = unhealthy.get(row.machine_id)
+        if not found:
+            continue
+        reason = "doubtful: " + "; ".join(
+            f"{rule.replace('_', ' ')}: {', '.join(names)}" for rule, names in found
+        )
+        row.detail = {**row.detail, "reasons": [*row.detail.get("reasons", []), reason]}
+        if row.status == "ok":
+            row.status = "degraded"
 
 
 def _rul_unavailable(session: Session, settings: Settings, scope: str) -> str:

@@ -135,3 +135,18 @@ def shelving_ended(session: Session, now: datetime) -> Sequence[Alert]:
     return session.scalars(
         select(Alert).where(Alert.shelved_until <= now).order_by(Alert.id).with_for_update(skip_locked=True)
     ).all()
+
+
+def active_sensor_health(session: Session, rules: Collection[str]) -> dict[int, list[tuple[str, list[str]]]]:
+    """machine id → (rule, sensor names) of each of its active alerts of `rules` (detail["sensors"])."""
+    rows = session.execute(
+        select(Alert.machine_id, Alert.rule, Alert.detail).where(
+            Alert.rule.in_(list(rules)), Alert.state.in_(ACTIVE_STATES), Alert.machine_id.is_not(None)
+        )
+    )
+    found: dict[int, list[tuple[str, list[str]]]] = {}
+    for machine_id, rule, detail in rows:
+        names = [str(s.get("sensor")) for s in (detail or {}).get("sensors", []) if isinstance(s, dict)]
+        if machine_id is not None:
+            found.setdefault(machine_id, []).append((rule, names))
+    return found

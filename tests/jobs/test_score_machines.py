@@ -18,6 +18,7 @@ from jobs.scheduler import schedules
 from jobs.score_machines import score_machines
 from jobs.train_rul import train_scope
 from plantwatch.settings import Settings
+from services import alerts
 from tests.jobs.plant import RUN, T0, add_machine, tiny_settings
 
 EVENTS = ["failure", "maintenance", "failure"]
@@ -70,6 +71,9 @@ def test_health_only_until_a_rul_model_exists_then_rul_with_interval_and_drivers
             text("""UPDATE readings SET "values"[1] = NULL WHERE machine_id = :m AND ts = :ts"""),
             {"m": gappy, "ts": T0 + timedelta(minutes=3 * RUN + 4)},
         )
+        # The data-quality gate: a stuck sensor makes pump1's prediction doubtful.
+        alerts.raise_or_update(session, plant["pump1"], "sensor_stuck", "warning", "stuck: vib", T0,
+                               detail={"sensors": [{"sensor": "vib", "value": 0.5}]})  # fmt: skip
     assert trained["status"] == "champion"
     ids = {**plant, "novib": missing, "gappy": gappy}
     short = tiny.model_copy(update={"score_stale_after_s": 600})
@@ -91,6 +95,9 @@ def test_health_only_until_a_rul_model_exists_then_rul_with_interval_and_drivers
     assert any("gaps in" in r and "filled" in r for r in gap.detail["reasons"])
     stale = after["odd"]  # its last reading is 54 minutes old
     assert stale.status == "withheld" and "the newest reading is 54 min old" in stale.detail["reasons"][0]
+    doubtful = after["pump1"]
+    assert doubtful.status == "degraded" and doubtful.rul is not None
+    assert doubtful.detail["reasons"] == ["doubtful: sensor stuck: vib"]
 
 
 def test_an_altered_champion_is_reported_not_crashed_on(
