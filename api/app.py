@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from api.alert_figures.routes import router as alert_figures_router
 from api.alert_rules.routes import router as alert_rules_router
+from api.alerts.routes import router as alerts_router
 from api.assets.routes import router as assets_router
 from api.assets.routes import sites_router
 from api.dead_letters.routes import router as dead_letters_router
@@ -96,6 +97,7 @@ def _v1_router() -> APIRouter:
     router.include_router(downtime_router)
     router.include_router(alert_rules_router)
     router.include_router(alert_figures_router)
+    router.include_router(alerts_router)
     router.include_router(assets_router)
     router.include_router(sites_router)
     router.include_router(machines_router)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from db.tables import Alert
+from db.tables import Alert, AlertEvent, Line, Machine, Notification, Site
 
 ACTIVE_STATES = ("open", "acknowledged")
 
@@ -83,26 +84,76 @@ def resolve_line_alerts_except(
     return [int(alert_id) for alert_id in result.scalars()]
 
 
-def list_alerts(
-    session: Session,
-    *,
-    states: Collection[str] | None = None,
-    machine_id: int | None = None,
-    rule: str | None = None,
-    before_id: int | None = None,
-    limit: int = 100,
-) -> Sequence[Alert]:
-    """Alerts, newest first (page backwards with `before_id`)."""
-    query = select(Alert).order_by(Alert.id.desc()).limit(limit)
-    if states:
-        query = query.where(Alert.state.in_(list(states)))
-    if machine_id is not None:
-        query = query.where(Alert.machine_id == machine_id)
-    if rule is not None:
-        query = query.where(Alert.rule == rule)
+@dataclass(frozen=True)
+class AlertFilter:
+    """What to list; None: any."""
+
+    states: Collection[str] | None = None
+    severity: str | None = None
+    rule: str | None = None
+    line_id: int | None = None  # a machine's alert on the line, or the line's own
+    machine_id: int | None = None
+    shelved_at: datetime | None = None  # with `shelved`: judged at this time
+    shelved: bool | None = None
+    opened_after: datetime | None = None
+    opened_before: datetime | None = None
+
+
+AlertRow = tuple[Alert, str | None, str]  # the alert, its machine's path, its line as site/line
+
+
+def _with_subject() -> Select[Alert, str, str, str]:
+    return (
+        select(Alert, Machine.path, Site.name, Line.name)
+        .outerjoin(Machine, Machine.id == Alert.machine_id)
+        .join(Line, Line.id == func.coalesce(Machine.line_id, Alert.line_id))
+        .join(Site, Site.id == Line.site_id)
+    )
+
+
+def list_alerts(session: Session, where: AlertFilter, before_id: int | None, limit: int) -> list[AlertRow]:
+    """Alerts matching `where`, newest first (page backwards with `before_id`)."""
+    query = _with_subject().order_by(Alert.id.desc()).limit(limit)
+    if where.states:
+        query = query.where(Alert.state.in_(list(where.states)))
+    if where.severity is not None:
+        query = query.where(Alert.severity == where.severity)
+    if where.rule is not None:
+        query = query.where(Alert.rule == where.rule)
+    if where.line_id is not None:
+        query = query.where(Line.id == where.line_id)
+    if where.machine_id is not None:
+        query = query.where(Alert.machine_id == where.machine_id)
+    if where.shelved is not None and where.shelved_at is not None:
+        is_shelved = Alert.shelved_until > where.shelved_at
+        query = query.where(is_shelved if where.shelved else or_(Alert.shelved_until.is_(None), ~is_shelved))
+    if where.opened_after is not None:
+        query = query.where(Alert.opened_at >= where.opened_after)
+    if where.opened_before is not None:
+        query = query.where(Alert.opened_at < where.opened_before)
     if before_id is not None:
         query = query.where(Alert.id < before_id)
-    return session.scalars(query).all()
+    return [(alert, path, f"{site}/{line}") for alert, path, site, line in session.execute(query)]
+
+
+def get_alert_row(session: Session, alert_id: int) -> AlertRow | None:
+    found = session.execute(_with_subject().where(Alert.id == alert_id)).first()
+    if found is None:
+        return None
+    alert, path, site, line = found
+    return alert, path, f"{site}/{line}"
+
+
+def history(session: Session, alert_id: int) -> Sequence[AlertEvent]:
+    return session.scalars(
+        select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+    ).all()
+
+
+def notifications_of(session: Session, alert_id: int) -> Sequence[Notification]:
+    return session.scalars(
+        select(Notification).where(Notification.alert_id == alert_id).order_by(Notification.id)
+    ).all()
 
 
 def active_severities(session: Session, rule: str) -> dict[int, str]:
