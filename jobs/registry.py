@@ -12,6 +12,7 @@ from typing import Any
 
 from jobs.classify import classify_inspections
 from jobs.evaluate_alerts import evaluate_alerts
+from jobs.notify_alerts import notify_alerts
 from jobs.partitions import partition_upkeep
 from jobs.quality_check import quality_check
 from jobs.retention import apply_retention
@@ -26,6 +27,7 @@ JobFn = Callable[..., dict[str, Any]]
 
 JOBS: dict[str, JobFn] = {
     "evaluate_alerts": evaluate_alerts,
+    "notify_alerts": notify_alerts,
     "silent_machines": silent_machines,
     "partition_upkeep": partition_upkeep,
     "rollups": rollups,

@@ -68,6 +68,7 @@ def schedules(settings: Settings) -> list[Schedule]:
         Schedule(
             "evaluate_alerts", timedelta(seconds=settings.alert_interval_s), offset=timedelta(seconds=40)
         ),
+        Schedule("notify_alerts", timedelta(seconds=settings.notify_interval_s), offset=timedelta(seconds=2)),
         Schedule("silent_machines", timedelta(seconds=settings.silent_check_interval_s)),
         Schedule("partition_upkeep", timedelta(days=1), offset=timedelta(minutes=15), at_start=True),
         Schedule("rollups", timedelta(seconds=settings.rollup_interval_s), offset=timedelta(seconds=5)),

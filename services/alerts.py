@@ -32,8 +32,9 @@ def record(
     session: Session, alert: Alert, kind: str, actor: str, now: datetime, comment: str | None = None
 ) -> AlertEvent:
     """Append one step to the alert's history."""
+    held = kind not in ("resolved", "unshelved") and is_shelved(alert, now)
     event = AlertEvent(
-        alert_id=alert.id, at=now, kind=kind, actor=actor, severity=alert.severity, comment=comment
+        alert_id=alert.id, at=now, kind=kind, actor=actor, severity=alert.severity, comment=comment, held=held
     )
     session.add(event)
     session.flush()

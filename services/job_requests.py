@@ -18,6 +18,7 @@ from db.tables import JobRequest
 
 JOB_NAMES: tuple[str, ...] = (
     "evaluate_alerts",
+    "notify_alerts",
     "silent_machines",
     "partition_upkeep",
     "rollups",

@@ -55,6 +55,9 @@ class AlertEvent(Base):
     actor: Mapped[str] = mapped_column(String(128))
     severity: Mapped[str | None] = mapped_column(String(16))
     comment: Mapped[str | None] = mapped_column(Text)
+    held: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false", doc="the alert was shelved: no route hears of it"
+    )
     routed_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), doc="when the notification job turned it into notifications (if any)"
     )

@@ -23,8 +23,8 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.mqtt import parse_mqtt_url
 from plantwatch.embedded import free_port
+from plantwatch.mqtt import parse_mqtt_url
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "plantwatch/v1/site-f/line-1/machine-{}/telemetry"

@@ -14,8 +14,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.mqtt import parse_mqtt_url
 from ingest.service import run_ingestor
+from plantwatch.mqtt import parse_mqtt_url
 from plantwatch.settings import Settings
 
 

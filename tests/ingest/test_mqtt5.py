@@ -20,16 +20,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.mqtt import (
-    MQTT5,
-    MQTT311,
-    connect_persistent,
-    parse_mqtt_url,
-    receive_maximum,
-    subscription_filter,
-)
+from ingest.mqtt import connect_persistent, receive_maximum, subscription_filter
 from ingest.service import run_ingestor
 from plantwatch.embedded import EmbeddedBroker, free_port, wait_for_port
+from plantwatch.mqtt import MQTT5, MQTT311, parse_mqtt_url
 from plantwatch.settings import Settings
 from tests.ingest.faults import pending_for
 from tests.ingest.helpers import RunningIngestor, Start, publish, wait_for

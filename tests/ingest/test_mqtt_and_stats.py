@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from ingest.mqtt import BrokerAddress, parse_mqtt_url
 from ingest.stats import IngestStats
 from ingest.writer import BatchResult
+from plantwatch.mqtt import BrokerAddress, parse_mqtt_url
 
 
 def test_broker_urls() -> None:

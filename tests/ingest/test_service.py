@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.repositories import dead_letters
 from db.repositories.assets import get_machine_by_path
-from ingest.mqtt import parse_mqtt_url
 from plantwatch.embedded import EmbeddedBroker, free_port
+from plantwatch.mqtt import parse_mqtt_url
 from plantwatch.settings import Settings
 from tests.conftest import PostgresUnderTest
 from tests.ingest.helpers import RunningIngestor, Start, count, publish, wait_for

@@ -91,6 +91,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=128), nullable=False),
         sa.Column("severity", sa.String(length=16), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("held", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("routed_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "kind IN ('opened', 'severity_raised', 'severity_lowered', 'acknowledged', 'commented', "
