@@ -3,7 +3,9 @@
 The claim (INSERT … ON CONFLICT DO NOTHING on the unique (job_name, scheduled_for)) is committed
 before the job starts, so a firing that another scheduler already claimed is skipped. A job's work and
 its `succeeded` record commit together; a failure rolls the work back and is recorded with its error
-text. Nothing here raises: a failing job never brings the scheduler down.
+text. A transient failure (the database or network gone) is retried `job_retries` times with
+exponential backoff from `job_retry_base_s`; no statement of a job runs longer than `job_timeout_s`.
+Nothing here raises: a failing job never brings the scheduler down.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy.exc import OperationalError
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from db.base import utcnow
 from db.engine import transaction
@@ -39,7 +44,14 @@ class RunResult:
     error: str | None = None
 
 
-def describe(exc: BaseException) -> str:
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try: the database or the network went away (not a timeout, not a bug, not bad data)."""
+    if isinstance(exc, OperationalError):
+        return not isinstance(exc.orig, psycopg.errors.QueryCanceled)
+    return isinstance(exc, (InterfaceError, ConnectionError))
+
+
+def describe(exc: BaseException | None) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
@@ -78,10 +90,26 @@ def run_job(
         error = f"unknown job {job_name!r}; known jobs: {', '.join(sorted(jobs))}"
         log.error("run %d: %s", run_id, error)
         return _record_failure(factory, job_name, run_id, error)
+    retrying = Retrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(settings.job_retries + 1),
+        wait=wait_exponential(multiplier=settings.job_retry_base_s),
+        before_sleep=lambda state: log.warning(
+            "job %s (run %d) attempt %d failed (%s); retrying",
+            job_name,
+            run_id,
+            state.attempt_number,
+            describe(state.outcome.exception()) if state.outcome else "?",
+        ),
+        reraise=True,
+    )
     try:
-        with transaction(factory) as session:
-            summary = dict(fn(session, settings, started, **dict(params or {})))
-            repo.finish_run(session, run_id, "succeeded", utcnow(), summary)
+        for attempt in retrying:
+            with attempt, transaction(factory) as session:
+                # The job's timeout: no statement of its transaction runs longer.
+                session.execute(text(f"SET LOCAL statement_timeout = {int(settings.job_timeout_s * 1000)}"))
+                summary = dict(fn(session, settings, started, **dict(params or {})))
+                repo.finish_run(session, run_id, "succeeded", utcnow(), summary)
     except Exception as exc:
         log.exception("job %s (run %d) failed", job_name, run_id)
         return _record_failure(factory, job_name, run_id, describe(exc))

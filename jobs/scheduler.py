@@ -14,12 +14,10 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -36,57 +34,11 @@ from jobs.requests import RequestPoller, ServedRequest
 from jobs.runs import run_job
 from plantwatch.metrics import serve_metrics
 from plantwatch.settings import Settings
+from services.job_schedule import Schedule, schedules
 
 log = logging.getLogger(__name__)
 
-GRID_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 HEARTBEAT_FILE = Path(tempfile.gettempdir()) / "plantwatch-scheduler.alive"
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Fire `job_name` every `every`, on the grid GRID_ORIGIN + offset + k·every."""
-
-    job_name: str
-    every: timedelta
-    offset: timedelta = timedelta(0)
-    at_start: bool = False
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def anchor(self) -> datetime:
-        return GRID_ORIGIN + self.offset
-
-    def slot(self, now: datetime) -> datetime:
-        """The grid time of the firing that is due at `now` (the latest one not after it)."""
-        return self.anchor + ((now - self.anchor) // self.every) * self.every
-
-
-def schedules(settings: Settings) -> list[Schedule]:
-    return [
-        # After scoring (offset 20 s) and the rollups (5 s) of the same minute.
-        Schedule(
-            "evaluate_alerts", timedelta(seconds=settings.alert_interval_s), offset=timedelta(seconds=40)
-        ),
-        Schedule("notify_alerts", timedelta(seconds=settings.notify_interval_s), offset=timedelta(seconds=2)),
-        Schedule("silent_machines", timedelta(seconds=settings.silent_check_interval_s)),
-        Schedule("partition_upkeep", timedelta(days=1), offset=timedelta(minutes=15), at_start=True),
-        Schedule("rollups", timedelta(seconds=settings.rollup_interval_s), offset=timedelta(seconds=5)),
-        # Hourly: each firing trains the scopes at their local training hour (jobs/training_hours.py).
-        Schedule("train_rul", timedelta(hours=1), params={"local_hour": settings.rul_train_hour}),
-        # Just after each quality sample ends, so that its last inspections are classified.
-        Schedule("quality_check", timedelta(seconds=settings.quality_bucket_s), offset=timedelta(seconds=30)),
-        Schedule(
-            "train_qc",
-            timedelta(hours=1),
-            offset=timedelta(minutes=30),
-            params={"local_hour": settings.qc_train_hour},
-        ),
-        Schedule(
-            "score_machines", timedelta(seconds=settings.score_interval_s), offset=timedelta(seconds=20)
-        ),
-        Schedule("retention", timedelta(days=1), offset=timedelta(hours=3, minutes=30)),
-    ]
 
 
 def _fire(

@@ -209,6 +209,22 @@ class Settings(BaseSettings):
         default=300, ge=1, description="A machine with no reading for this long raises a `silent` alert."
     )
     silent_check_interval_s: int = Field(default=60, ge=1, description="Period of the silent-machine check.")
+    job_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="A job failing for a transient reason (database or network gone) is tried again this "
+        "many times.",
+    )
+    job_retry_base_s: float = Field(
+        default=5.0, ge=0, description="First wait before a job's retry; it doubles on each further retry."
+    )
+    job_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="No database statement of a job runs longer (PostgreSQL statement_timeout); training "
+        "runs in its worker process with its own connection and is not bound by it.",
+    )
     partition_days_ahead: int = Field(default=7, ge=1, description="Daily readings partitions kept ahead.")
     rollup_interval_s: int = Field(
         default=60, ge=1, description="Period of the `rollups` job (1-minute and 1-hour reading aggregates)."

@@ -17,9 +17,9 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 AdminKey = Annotated[ApiKey, Depends(require_role("admin"))]
 
 
-@router.get("", summary="Jobs and their last run")
-def list_jobs(session: SessionDep, _key: ReadKey) -> list[JobOut]:
-    return service.list_jobs(session)
+@router.get("", summary="Jobs: schedule, next run and last run")
+def list_jobs(session: SessionDep, settings: SettingsDep, _key: ReadKey) -> list[JobOut]:
+    return service.list_jobs(session, settings)
 
 
 @router.get("/runs", summary="Job runs, newest first")

@@ -24,6 +24,9 @@ class JobRunOut(BaseModel):
 
 class JobOut(BaseModel):
     name: str
+    every_s: float | None = Field(description="Period of its schedule; null: it runs on request only.")
+    next_run_at: datetime | None = Field(description="Its next scheduled firing (UTC grid).")
+    params: dict[str, Any] = Field(description="What its scheduled firings pass it.")
     last_run: JobRunOut | None
 
 

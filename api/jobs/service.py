@@ -9,16 +9,30 @@ from sqlalchemy.orm import Session
 from api.errors import ApiError, not_found
 from api.jobs.schemas import JobOut, JobRequestOut, JobRunOut
 from api.pagination import Page, decode_id_cursor, encode_cursor
+from db.base import utcnow
 from db.repositories import job_runs
 from db.tables import JobRequest
+from plantwatch.settings import Settings
 from services import job_requests
+from services.job_schedule import schedules
 
 
-def list_jobs(session: Session) -> list[JobOut]:
+def list_jobs(session: Session, settings: Settings) -> list[JobOut]:
+    now = utcnow()
+    by_name = {schedule.job_name: schedule for schedule in schedules(settings)}
     jobs = []
     for name in job_requests.JOB_NAMES:
         last = job_runs.list_runs(session, job_name=name, limit=1)
-        jobs.append(JobOut(name=name, last_run=JobRunOut.model_validate(last[0]) if last else None))
+        schedule = by_name.get(name)
+        jobs.append(
+            JobOut(
+                name=name,
+                every_s=schedule.every.total_seconds() if schedule else None,
+                next_run_at=schedule.next_after(now) if schedule else None,
+                params=dict(schedule.params) if schedule else {},
+                last_run=JobRunOut.model_validate(last[0]) if last else None,
+            )
+        )
     return jobs
 
 

@@ -30,6 +30,12 @@ def test_admin_requests_a_job_and_the_scheduler_runs_it(
     jobs = {job["name"]: job for job in client.get("/api/v1/jobs", headers=auth(keys["viewer"])).json()}
     assert jobs["partition_upkeep"]["last_run"]["id"] == after["run"]["id"]
     assert jobs["silent_machines"]["last_run"] is None
+    # Schedules: the next firing on each job's grid; jobs run on request only have none.
+    daily = jobs["partition_upkeep"]
+    assert daily["every_s"] == 86400 and daily["next_run_at"].endswith("T00:15:00Z")
+    assert jobs["train_rul"]["params"] == {"local_hour": api_settings.rul_train_hour}
+    on_request = jobs["classify_inspections"]
+    assert (on_request["every_s"], on_request["next_run_at"]) == (None, None)
 
 
 def test_only_admins_request_jobs_and_names_are_checked(client: TestClient, keys: dict[str, str]) -> None:

@@ -30,9 +30,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import libpq_url
 from db.tables import JobRun
 from jobs.leader import AdvisoryLockLeadership
-from jobs.scheduler import on_leadership, schedules
+from jobs.scheduler import on_leadership
 from plantwatch.embedded import free_port
 from plantwatch.settings import Settings
+from services.job_schedule import schedules
 
 ROOT = Path(__file__).resolve().parents[2]
 

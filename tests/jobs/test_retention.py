@@ -17,8 +17,8 @@ from db.rollups import refresh_rollups
 from db.tables import DeadLetter, JobRun, ModelVersion, Prediction, ReadingRollup1h, ReadingRollup1m
 from jobs.retention import apply_retention
 from jobs.runs import run_job
-from jobs.scheduler import schedules
 from plantwatch.settings import Settings
+from services.job_schedule import schedules
 
 # Far before every other test's data, so that the partitions this drops are only ours.
 NOW = datetime(2021, 1, 1, 12, 0, tzinfo=UTC)  # raw cutoff (30 days): 2020-12-02 00:00

@@ -11,9 +11,9 @@ from db.engine import transaction
 from db.rollups import HOUR, MINUTE, floor_to, watermarks
 from jobs.requests import run_next_request
 from jobs.runs import run_job
-from jobs.scheduler import schedules
 from plantwatch.settings import Settings
 from services.job_requests import request_job
+from services.job_schedule import schedules
 
 NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
 

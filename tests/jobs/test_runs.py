@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.partitions import existing_partitions, partition_name
@@ -129,3 +129,51 @@ def test_concurrent_schedulers_run_a_firing_once(
         statuses = sorted(pool.map(lambda _: fire(), range(4)))
     assert statuses == ["skipped", "skipped", "skipped", "succeeded"]
     assert len(calls) == 1
+
+
+def test_transient_failures_are_retried_with_backoff_others_are_not(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    quick = settings.model_copy(update={"job_retries": 2, "job_retry_base_s": 0.05})
+    calls: dict[str, int] = {"flaky": 0, "broken": 0, "down": 0}
+
+    def flaky(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:  # the database went away once: a real connection error
+            session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        register_machine(session, "plant", "line", "flaky")
+        return {"attempts": calls["flaky"]}
+
+    def broken(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
+        calls["broken"] += 1
+        raise ValueError("a bug, not the network")
+
+    def down(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
+        calls["down"] += 1
+        raise ConnectionError("broker unreachable")
+
+    jobs = {"flaky": flaky, "broken": broken, "down": down}
+    started = time.perf_counter()
+    assert run_job(session_factory, quick, "flaky", SLOT, jobs=jobs).summary == {"attempts": 2}
+    assert run_job(session_factory, quick, "broken", SLOT, jobs=jobs).status == "failed"
+    failed = run_job(session_factory, quick, "down", SLOT, jobs=jobs)
+    assert (failed.status, failed.error) == ("failed", "ConnectionError: broker unreachable")
+    assert calls == {"flaky": 2, "broken": 1, "down": 3}
+    assert time.perf_counter() - started >= 0.05 + 0.05 + 0.1, "no backoff between attempts"
+    assert [r.status for r in _runs(session_factory)] == ["succeeded", "failed", "failed"]
+
+
+def test_a_job_past_its_timeout_fails_without_retry(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    calls: list[int] = []
+
+    def slow(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
+        calls.append(1)
+        session.execute(text("SELECT pg_sleep(5)"))
+        return {}
+
+    tight = settings.model_copy(update={"job_timeout_s": 0.3, "job_retry_base_s": 0.01})
+    result = run_job(session_factory, tight, "slow", SLOT, jobs={"slow": slow})
+    assert result.status == "failed" and "statement timeout" in (result.error or "")
+    assert calls == [1]

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import transaction
 from db.repositories.assets import register_machine
 from db.tables import Alert, JobRequest, JobRun
-from jobs.scheduler import HEARTBEAT_FILE, Schedule, run_scheduler
+from jobs.scheduler import HEARTBEAT_FILE, run_scheduler
 from plantwatch.settings import Settings
 from services.job_requests import request_job
+from services.job_schedule import Schedule
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:

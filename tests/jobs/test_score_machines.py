@@ -14,11 +14,11 @@ from db.repositories.assets import get_machine_by_path
 from db.repositories.predictions import latest_for_machines
 from db.tables import ModelVersion, Prediction
 from jobs.runs import run_job
-from jobs.scheduler import schedules
 from jobs.score_machines import score_machines
 from jobs.train_rul import train_scope
 from plantwatch.settings import Settings
 from services import alerts
+from services.job_schedule import schedules
 from tests.jobs.plant import RUN, T0, add_machine, tiny_settings
 
 EVENTS = ["failure", "maintenance", "failure"]

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import transaction
 from db.tables import ModelVersion
 from jobs.runs import run_job
-from jobs.scheduler import schedules
 from jobs.training_data import load_scope
 from models.serving import RulPredictor
 from plantwatch.settings import Settings
+from services.job_schedule import schedules
 from tests.jobs.plant import RUN, T0, add_machine, tiny_settings
 
 
