@@ -87,7 +87,7 @@ def evaluate_alerts(session: Session, settings: Settings, now: datetime) -> dict
             if target is None and current is None and machine_id not in pending:
                 continue
             outcome = apply_severity(
-                session, machine_id, rule, target, thresholds, now,
+                session, machine_id, rule, target, thresholds.min_duration_s, now,
                 _message(rule, prediction, target, thresholds), _detail(prediction, value, thresholds),
                 held=machine_id in held,
             )  # fmt: skip

@@ -112,7 +112,7 @@ def evaluate_sensor_health(
                 else None
             )
             outcome = apply_severity(
-                session, machine_id, rule, target, thresholds, now,
+                session, machine_id, rule, target, thresholds.min_duration_s, now,
                 _message(rule, found) if found else "", {"sensors": found, "judged_until": until.isoformat()},
                 held=machine_id in downtime,
             )  # fmt: skip

@@ -1,14 +1,17 @@
 """One step of the alert engine: given the severity a rule now calls for, open, raise, lower or resolve.
 
 Worsening (opening an alert or raising its severity) waits until the condition has held for the
-rule's minimum duration, tracked in `alert_conditions`; the level that has held for the whole wait is
-the one raised. Improving is immediate, since `alert_rules.severity_for` has already applied the
-hysteresis. A `held` machine (one of its sensors is unhealthy) gets no new or worse alert from a
-prediction rule: its figures are not to be trusted, and the sensor-health alert says why.
+rule's minimum duration; the level that has held for the whole wait is the one raised. Improving is
+immediate, since `alert_rules.severity_for` has already applied the hysteresis. A `held` machine (a
+sensor of it is unhealthy, or it is in planned downtime) gets no new or worse alert.
+
+`advance` is that decision on plain values; the backtest replays history with it alone.
+`apply_severity` makes it on the database: the active alert, and the wait in `alert_conditions`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -17,9 +20,38 @@ from sqlalchemy.orm import Session
 from db.repositories import alert_rules as rules_repo
 from db.repositories import alerts as alerts_repo
 from services import alerts
-from services.alert_rules import Thresholds
 
 Outcome = Literal["opened", "raised", "lowered", "repeated", "resolved", "pending", "held", "none"]
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """One machine's state under one rule: its alert's severity (None: no alert), and a pending wait."""
+
+    severity: str | None = None
+    pending: str | None = None
+    since: datetime | None = None
+
+
+def advance(
+    state: RuleState, target: str | None, now: datetime, min_duration_s: float, held: bool = False
+) -> tuple[RuleState, Outcome]:
+    """The state after the rule called for `target` at `now`, and what happened to the alert."""
+    current = state.severity
+    if target is None:
+        return RuleState(), "none" if current is None else "resolved"
+    if current is not None and alerts.severity_rank(target) <= alerts.severity_rank(current):
+        return RuleState(target), "repeated" if target == current else "lowered"
+    if held:
+        return RuleState(current), "held"
+    pending, since = state.pending, state.since
+    if pending is None or since is None:
+        pending, since = target, now
+    elif alerts.severity_rank(target) < alerts.severity_rank(pending):
+        pending = target  # only this lower level has held since `since`
+    if (now - since).total_seconds() < min_duration_s:
+        return RuleState(current, pending, since), "pending"
+    return RuleState(pending), "opened" if current is None else "raised"
 
 
 def apply_severity(
@@ -27,7 +59,7 @@ def apply_severity(
     machine_id: int,
     rule: str,
     target: str | None,
-    thresholds: Thresholds,
+    min_duration_s: float,
     now: datetime,
     message: str,
     detail: dict[str, Any],
@@ -35,28 +67,21 @@ def apply_severity(
 ) -> Outcome:
     """Bring the machine's alert of `rule` to `target` (None: no alert); what happened."""
     active = alerts_repo.find_active(session, machine_id, rule)
-    current = active.severity if active is not None else None
-    if target is None:
-        rules_repo.clear_condition(session, machine_id, rule)
-        if active is None:
-            return "none"
-        alerts.resolve(session, active, alerts.SYSTEM, now)
-        return "resolved"
-    if current is not None and alerts.severity_rank(target) <= alerts.severity_rank(current):
-        rules_repo.clear_condition(session, machine_id, rule)
-        alerts.raise_or_update(session, machine_id, rule, target, message, now, detail=detail)
-        return "repeated" if target == current else "lowered"
-    if held:
-        rules_repo.clear_condition(session, machine_id, rule)
-        return "held"
     condition = rules_repo.get_condition(session, machine_id, rule)
-    if condition is None:
-        condition = rules_repo.start_condition(session, machine_id, rule, target, now)
-    elif alerts.severity_rank(target) < alerts.severity_rank(condition.severity):
-        condition.severity = target  # only this lower level has held since `since`
-    if (now - condition.since).total_seconds() < thresholds.min_duration_s:
-        return "pending"
-    severity = condition.severity
-    rules_repo.clear_condition(session, machine_id, rule)
-    alerts.raise_or_update(session, machine_id, rule, severity, message, now, detail=detail)
-    return "opened" if current is None else "raised"
+    state = RuleState(
+        active.severity if active is not None else None,
+        condition.severity if condition is not None else None,
+        condition.since if condition is not None else None,
+    )
+    after, outcome = advance(state, target, now, min_duration_s, held)
+    if after.pending is None:
+        rules_repo.clear_condition(session, machine_id, rule)
+    elif condition is None:
+        rules_repo.start_condition(session, machine_id, rule, after.pending, now)
+    else:
+        condition.severity = after.pending
+    if outcome == "resolved" and active is not None:
+        alerts.resolve(session, active, alerts.SYSTEM, now)
+    elif outcome in ("opened", "raised", "lowered", "repeated") and after.severity is not None:
+        alerts.raise_or_update(session, machine_id, rule, after.severity, message, now, detail=detail)
+    return outcome

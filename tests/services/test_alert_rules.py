@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from db.tables import AlertRule
 from plantwatch.settings import Settings
+from services.alert_engine import RuleState, advance
 from services.alert_rules import Thresholds, default_thresholds, effective_thresholds, severity_for
 
 RUL = Thresholds(True, warning=50.0, critical=20.0, hysteresis=10.0, min_duration_s=0, source="test")
 PROB = Thresholds(True, warning=0.5, critical=0.8, hysteresis=0.1, min_duration_s=0, source="test")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 values = st.floats(min_value=-1000, max_value=1000, allow_nan=False)
 severities = st.sampled_from([None, "warning", "critical"])
 
@@ -84,3 +88,35 @@ def test_the_most_specific_thresholds_apply() -> None:
     assert effective_thresholds(rows, "rul_low", machine_id=4, line_id=8, settings=settings).warning == 30
     assert effective_thresholds([], "rul_low", machine_id=4, line_id=8, settings=settings).warning == 42
     assert default_thresholds("rul_low", settings).source == "default"
+
+
+targets = st.lists(
+    st.tuples(st.sampled_from([None, "warning", "critical"]), st.integers(1, 300)), max_size=40
+)
+
+
+@given(targets)
+def test_without_a_wait_the_alert_follows_the_rule(steps: list[tuple[str | None, int]]) -> None:
+    state, now = RuleState(), T0
+    for target, gap in steps:
+        now += timedelta(seconds=gap)
+        state, _ = advance(state, target, now, min_duration_s=0)
+        assert state.severity == target and state.pending is None
+
+
+@given(targets, st.integers(60, 900))
+def test_an_alert_opens_only_after_its_condition_held_for_the_wait(
+    steps: list[tuple[str | None, int]], wait: int
+) -> None:
+    state, now = RuleState(), T0
+    worse_since: datetime | None = None  # since when the rule has called for an alert without pause
+    for target, gap in steps:
+        now += timedelta(seconds=gap)
+        before = state
+        state, outcome = advance(state, target, now, min_duration_s=wait)
+        worse_since = (worse_since or now) if target is not None else None
+        if outcome == "opened":
+            assert before.severity is None and worse_since is not None
+            assert (now - worse_since).total_seconds() >= wait
+        if target is None:
+            assert state == RuleState()
