@@ -37,13 +37,13 @@ def recent_windows(
     resample_s: int,
     now: datetime,
 ) -> dict[int, MachineWindow]:
-    """machine id → its newest `window` steps (fewer when it has fewer), for the machines of `positions`."""
+    """machine id → its newest `window` steps up to `now` (fewer if it has fewer), for `positions`."""
     ids = sorted(positions)
     if resample_s > 0:
         since = now - timedelta(seconds=(window + 1) * resample_s)
-        recent = readings_repo.recent_rows(session, ids, MAX_RESAMPLED_ROWS, since=since)
+        recent = readings_repo.recent_rows(session, ids, MAX_RESAMPLED_ROWS, since=since, until=now)
     else:
-        recent = readings_repo.recent_rows(session, ids, window)
+        recent = readings_repo.recent_rows(session, ids, window, until=now)
     out: dict[int, MachineWindow] = {}
     for machine_id in ids:
         rows = recent.get(machine_id, [])

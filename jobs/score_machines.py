@@ -44,7 +44,7 @@ def score_machines(session: Session, settings: Settings, now: datetime) -> dict[
         scopes[scope_of(machine_type)][machine_id] = positions[machine_id]
     rows: list[Prediction] = []
     for scope, members in scopes.items():
-        rows += _score_scope(session, settings, now, scope, members)
+        rows += score_scope(session, settings, now, scope, members)
     _mark_unhealthy_sensors(session, rows)
     predictions_repo.add_predictions(session, rows)
     counts = Counter(row.status for row in rows)
@@ -88,7 +88,7 @@ def _rul_unavailable(session: Session, settings: Settings, scope: str) -> str:
     )
 
 
-def _score_scope(
+def score_scope(
     session: Session, settings: Settings, now: datetime, scope: str, positions: dict[int, dict[str, int]]
 ) -> list[Prediction]:
     rul_reason: str | None = None

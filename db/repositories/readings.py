@@ -38,19 +38,24 @@ def latest_values(session: Session, machine_ids: list[int]) -> dict[int, tuple[d
 
 
 def recent_rows(
-    session: Session, machine_ids: list[int], limit: int, since: datetime | None = None
+    session: Session,
+    machine_ids: list[int],
+    limit: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> dict[int, list[tuple[datetime, list[float | None]]]]:
-    """Each machine's newest `limit` readings (ts >= `since` when given), oldest first."""
+    """Each machine's newest `limit` readings in [since, until] (either end open when None), oldest first."""
     if not machine_ids:
         return {}
     rows = session.execute(
         text(
             'SELECT m.id, r.ts, r."values" FROM unnest(CAST(:ids AS int[])) AS m(id) '
             'CROSS JOIN LATERAL (SELECT ts, "values" FROM readings WHERE machine_id = m.id '
-            "AND (CAST(:since AS timestamptz) IS NULL OR ts >= :since) ORDER BY ts DESC LIMIT :n) r "
+            "AND (CAST(:since AS timestamptz) IS NULL OR ts >= :since) "
+            "AND (CAST(:until AS timestamptz) IS NULL OR ts <= :until) ORDER BY ts DESC LIMIT :n) r "
             "ORDER BY m.id, r.ts"
         ),
-        {"ids": machine_ids, "n": limit, "since": since},
+        {"ids": machine_ids, "n": limit, "since": since, "until": until},
     )
     found: dict[int, list[tuple[datetime, list[float | None]]]] = {m: [] for m in machine_ids}
     for machine_id, ts, values in rows:

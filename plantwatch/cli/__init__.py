@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from plantwatch.cli import admin, components, dead_letters, images, models
+from plantwatch.cli import admin, backtest, components, dead_letters, images, models
 from plantwatch.cli.failures import run_explaining_failures
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.registered_commands += components.app.registered_commands
 app.registered_commands += images.app.registered_commands
+app.registered_commands += backtest.app.registered_commands
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.apikey_app, name="apikey")
 app.add_typer(admin.import_app, name="import")
