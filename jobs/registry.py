@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobs.classify import classify_inspections
+from jobs.dead_letter_report import dead_letter_report
 from jobs.evaluate_alerts import evaluate_alerts
 from jobs.notify_alerts import notify_alerts
 from jobs.partitions import partition_upkeep
@@ -28,6 +29,7 @@ JobFn = Callable[..., dict[str, Any]]
 JOBS: dict[str, JobFn] = {
     "evaluate_alerts": evaluate_alerts,
     "notify_alerts": notify_alerts,
+    "dead_letter_report": dead_letter_report,
     "silent_machines": silent_machines,
     "partition_upkeep": partition_upkeep,
     "rollups": rollups,

@@ -19,6 +19,7 @@ from db.tables import JobRequest
 JOB_NAMES: tuple[str, ...] = (
     "evaluate_alerts",
     "notify_alerts",
+    "dead_letter_report",
     "silent_machines",
     "partition_upkeep",
     "rollups",

@@ -63,4 +63,5 @@ def schedules(settings: Settings) -> list[Schedule]:
             "score_machines", timedelta(seconds=settings.score_interval_s), offset=timedelta(seconds=20)
         ),
         Schedule("retention", timedelta(days=1), offset=timedelta(hours=3, minutes=30)),
+        Schedule("dead_letter_report", timedelta(days=1), offset=timedelta(hours=6)),
     ]

@@ -179,3 +179,21 @@ def finish_replay(session: Session, outcomes: dict[int, str | None], now: dateti
 
 def _text(value: str) -> str:
     return value.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
+
+
+def received_by_reason_and_topic(
+    session: Session, since: datetime, until: datetime
+) -> list[tuple[str, str, int]]:
+    """(reason, topic, count) of the dead letters received in [since, until), most frequent first."""
+    query = (
+        select(DeadLetter.reason, DeadLetter.topic, func.count())
+        .where(DeadLetter.received_at >= since, DeadLetter.received_at < until)
+        .group_by(DeadLetter.reason, DeadLetter.topic)
+        .order_by(func.count().desc(), DeadLetter.reason, DeadLetter.topic)
+    )
+    return [(reason, topic, int(count)) for reason, topic, count in session.execute(query)]
+
+
+def oldest_open(session: Session) -> datetime | None:
+    """When the oldest dead letter not yet replayed was received."""
+    return session.scalar(select(func.min(DeadLetter.received_at)).where(_replayed_is(False)))
