@@ -61,7 +61,12 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
 
 def post_webhook(url: str, payload: dict[str, Any], delivery_id: int, settings: Settings) -> None:
     body = body_bytes(payload)
-    headers = {"X-Plantwatch-Delivery": str(delivery_id), "X-Plantwatch-Event": str(payload["event"])}
+    headers = {
+        "X-Plantwatch-Delivery": str(delivery_id),
+        "X-Plantwatch-Event": str(payload["event"]),
+        # One work request per alert in a CMMS that honours it, however often `opened` is delivered.
+        "Idempotency-Key": f"plantwatch-alert-{payload['alert_id']}-{payload['event']}",
+    }
     if settings.webhook_secret:
         headers[SIGNATURE_HEADER] = signature(settings.webhook_secret, body)
     _post(url, body, headers)

@@ -89,6 +89,8 @@ def test_routes_sign_retry_and_never_send_twice(
         for r in http.received:
             if r.path == "/all":
                 assert r.headers["X-Plantwatch-Signature"] == signature(SECRET, r.body)
+                body = json.loads(r.body)
+                assert r.headers["Idempotency-Key"] == f"plantwatch-alert-{body['alert_id']}-{body['event']}"
         assert first["retried"] == 5  # one /all delivery, four to the refused port
 
         again = _run(session_factory, tuned, T + timedelta(seconds=5))
