@@ -1,6 +1,6 @@
 """Entry point of the dashboard: `streamlit run dashboard/app.py`.
 
-Sets up the page, the navigation between the Fleet and Machine pages, and the login sidebar.
+Sets up the page, the navigation between the Fleet, Machine and Alerts pages, and the login sidebar.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def main() -> None:
         [
             st.Page(VIEWS / "fleet.py", title="Fleet", icon="🏭", url_path="fleet", default=True),
             st.Page(VIEWS / "machine.py", title="Machine", icon="📈", url_path="machine"),
+            st.Page(VIEWS / "alerts.py", title="Alerts", icon="🚨", url_path="alerts"),
         ]
     )
     navigation.run()

@@ -15,11 +15,13 @@ from urllib.parse import quote
 import httpx
 
 from dashboard.records import (
+    Alert,
     Event,
     Identity,
     Machine,
     Point,
     Series,
+    alert_from_json,
     event_from_json,
     machine_from_json,
     parse_ts,
@@ -198,6 +200,18 @@ class PlantwatchClient:
             "POST", f"/machines/{_ref(ref)}/events", json={"kind": kind, "ts": ts.isoformat(), "note": note}
         )
         return event_from_json(raw)
+
+    def alerts(self, *, state: str | None = "active", severity: str | None = None, line: str | None = None,
+               limit: int = PAGE_LIMIT) -> list[Alert]:  # fmt: skip
+        """The newest alerts (one page of `limit`), filtered as the API filters them."""
+        params = {k: v for k, v in {"state": state, "severity": severity, "line": line}.items() if v}
+        raw = self._request("GET", "/alerts", params={**params, "limit": limit})
+        return [alert_from_json(item) for item in raw.get("items") or []]
+
+    def act_on_alert(self, alert_id: int, action: str, comment: str = "") -> Alert:
+        """`acknowledge` or `resolve` an alert, with an optional comment."""
+        body = {"comment": comment} if comment else {}
+        return alert_from_json(self._request("POST", f"/alerts/{int(alert_id)}/{action}", json=body))
 
 
 def _float(value: Any) -> float | None:

@@ -70,6 +70,22 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Alert:
+    id: int
+    rule: str
+    severity: str
+    state: str
+    message: str
+    count: int
+    machine: str | None
+    line: str
+    opened_at: datetime
+    acknowledged_by: str | None = None
+    shelved_until: datetime | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
 class Identity:
     """Who the key belongs to, when the API says (`GET /api/v1/me`)."""
 
@@ -118,4 +134,23 @@ def event_from_json(raw: dict[str, Any]) -> Event:
         ts=ts,
         note=str(raw.get("note") or ""),
         created_by=raw.get("created_by"),
+    )
+
+
+def alert_from_json(raw: dict[str, Any]) -> Alert:
+    opened = parse_ts(raw["opened_at"])
+    assert opened is not None
+    return Alert(
+        id=int(raw["id"]),
+        rule=str(raw["rule"]),
+        severity=str(raw["severity"]),
+        state=str(raw["state"]),
+        message=str(raw.get("message") or ""),
+        count=int(raw.get("count") or 1),
+        machine=raw.get("machine"),
+        line=str(raw.get("line") or ""),
+        opened_at=opened,
+        acknowledged_by=raw.get("acknowledged_by"),
+        shelved_until=parse_ts(raw.get("shelved_until")),
+        comment=raw.get("comment"),
     )

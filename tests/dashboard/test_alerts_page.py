@@ -1,0 +1,78 @@
+"""The Alerts page against a real API: filters, and acknowledging and resolving change the API's alerts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from streamlit.testing.v1 import AppTest
+
+from db.engine import transaction
+from db.tables import Alert
+from services import alerts
+from tests.dashboard.conftest import Seed, app_test
+
+
+@pytest.fixture
+def seeded_alerts(dashboard_env: Seed, session_factory: sessionmaker[Session]) -> dict[str, int]:
+    with transaction(session_factory) as session:
+        m1, m2 = dashboard_env.ids["plant-a/press/m1"], dashboard_env.ids["plant-a/paint/p1"]
+        now = dashboard_env.now
+        ids = {
+            "low": alerts.raise_or_update(session, m1, "rul_low", "critical", "predicted RUL 12", now).id,
+            "stuck": alerts.raise_or_update(
+                session, m2, "sensor_stuck", "warning", "stuck: humidity", now
+            ).id,
+        }
+        old = alerts.raise_or_update(session, m2, "silent", "warning", "quiet", now - timedelta(days=1))
+        alerts.resolve(session, old, "system", now)
+        ids["old"] = old.id
+    return ids
+
+
+def alerts_page() -> AppTest:
+    at = app_test()
+    at.run()
+    return at.switch_page("views/alerts.py").run()
+
+
+def test_filters_show_the_api_alerts(seeded_alerts: dict[str, int]) -> None:
+    at = alerts_page()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["id"]) == [seeded_alerts["stuck"], seeded_alerts["low"]]
+    assert list(table["subject"]) == ["plant-a/paint/p1", "plant-a/press/m1"]
+    at.selectbox(key="alerts_severity").select("Critical").run()
+    assert list(at.dataframe[0].value["id"]) == [seeded_alerts["low"]]
+    at.selectbox(key="alerts_severity").select("All").run()
+    at.selectbox(key="alerts_state").select("Resolved").run()
+    assert list(at.dataframe[0].value["id"]) == [seeded_alerts["old"]]
+    at.text_input(key="alerts_line").input("plant-a/press").run()
+    assert not at.dataframe and "No alert matches" in at.info[0].value
+
+
+def test_acknowledge_then_resolve(
+    seeded_alerts: dict[str, int], session_factory: sessionmaker[Session]
+) -> None:
+    at = alerts_page()
+    choice = next(
+        o for o in at.selectbox(key="alert_choice").options if o.startswith(f"#{seeded_alerts['low']} ")
+    )
+    at.selectbox(key="alert_choice").select(choice)
+    at.text_input(key="alert_comment").input("bearing ordered")
+    at.button[0].click().run()  # Acknowledge
+    assert not at.exception and "acknowledged" in at.success[0].value
+    with transaction(session_factory) as session:
+        low = session.get_one(Alert, seeded_alerts["low"])
+        assert (low.state, low.acknowledged_by, low.comment) == (
+            "acknowledged",
+            "dash-engineer",
+            "bearing ordered",
+        )
+    at.selectbox(key="alert_choice").select(choice)
+    at.button[1].click().run()  # Resolve
+    with transaction(session_factory) as session:
+        states = dict(session.execute(select(Alert.id, Alert.state)).all())
+    assert states[seeded_alerts["low"]] == "resolved" and states[seeded_alerts["stuck"]] == "open"
