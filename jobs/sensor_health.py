@@ -3,8 +3,10 @@
 Both are judged on the 1-minute rollups up to their watermark. Out of range: every value of the
 sensor in the latest rolled-up minutes lay outside [normal_min, normal_max] (sensors without a range
 are not judged). Stuck: the sensor reported values for most of the last `alert_stuck_after_s` and
-they were all the very same. A machine with such an alert is `held`: prediction rules raise no new
-alert on it (jobs/evaluate_alerts.py), since its predictions rest on a sensor that cannot be trusted.
+they were all the very same, while in the hourly rollups of the day before it moved (a sensor that is
+constant by nature, such as a setpoint, is never stuck). A machine with such an alert is `held`:
+prediction rules raise no new alert on it (jobs/evaluate_alerts.py), since its predictions rest on a
+sensor that cannot be trusted.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from services.alert_rules import RULES, effective_thresholds, severity_for
 
 RANGE_WINDOW = timedelta(minutes=2)
 STUCK_COVERAGE = 0.8  # share of the stuck window the sensor must have reported in
+VARIED_WITHIN = timedelta(days=1)  # a stuck sensor moved in the hourly rollups of this long before
 
 
 def _out_of_range(sensors: Sequence[SensorRange], windows: dict[int, SensorWindow]) -> list[dict[str, Any]]:
@@ -46,10 +49,16 @@ def _out_of_range(sensors: Sequence[SensorRange], windows: dict[int, SensorWindo
 
 
 def _stuck(
-    sensors: Sequence[SensorRange], windows: dict[int, SensorWindow], latest_start: datetime
+    sensors: Sequence[SensorRange],
+    windows: dict[int, SensorWindow],
+    before: dict[int, SensorWindow],
+    latest_start: datetime,
 ) -> list[dict[str, Any]]:
     found = []
     for sensor in sensors:
+        earlier = before.get(sensor.position)
+        if earlier is None or earlier.low == earlier.high:
+            continue  # constant by nature (a setpoint, a dead channel since install): not stuck
         window = windows.get(sensor.position)
         if (
             window is not None
@@ -92,6 +101,9 @@ def evaluate_sensor_health(
         "sensor_out_of_range": sensor_windows(session, until - RANGE_WINDOW, until),
         "sensor_stuck": sensor_windows(session, until - stuck_for, until),
     }
+    varied_before = sensor_windows(
+        session, until - stuck_for - VARIED_WITHIN, until - stuck_for, "readings_1h"
+    )
     latest_start = until - stuck_for * STUCK_COVERAGE
     for rule, windows in judged.items():
         active = alerts_repo.active_severities(session, rule)
@@ -104,7 +116,7 @@ def evaluate_sensor_health(
             found = (
                 _out_of_range(machine_sensors, window)
                 if rule == "sensor_out_of_range"
-                else _stuck(machine_sensors, window, latest_start)
+                else _stuck(machine_sensors, window, varied_before.get(machine_id, {}), latest_start)
             )
             target = (
                 severity_for(RULES[rule].worse, len(found), thresholds, active.get(machine_id))

@@ -32,20 +32,27 @@ class SensorRange:
     normal_max: float | None
 
 
-_WINDOWS = text(
-    "SELECT r.machine_id, u.pos, min(u.lo), max(u.hi), sum(u.cnt)::int, min(r.bucket) "
-    "FROM readings_1m r, unnest(r.min, r.max, r.n) WITH ORDINALITY AS u(lo, hi, cnt, pos) "
-    "WHERE r.bucket >= :start AND r.bucket < :stop AND u.cnt > 0 "
-    "GROUP BY r.machine_id, u.pos"
-)
+ROLLUP_TABLES = ("readings_1m", "readings_1h")
 
 
-def sensor_windows(session: Session, start: datetime, stop: datetime) -> dict[int, dict[int, SensorWindow]]:
-    """machine id → sensor position → its figures over the buckets in [start, stop)."""
+def _windows_sql(table: str) -> str:
+    if table not in ROLLUP_TABLES:
+        raise ValueError(f"not a rollup table: {table!r}")
+    return (
+        "SELECT r.machine_id, u.pos, min(u.lo), max(u.hi), sum(u.cnt)::int, min(r.bucket) "
+        f"FROM {table} r, unnest(r.min, r.max, r.n) WITH ORDINALITY AS u(lo, hi, cnt, pos) "
+        "WHERE r.bucket >= :start AND r.bucket < :stop AND u.cnt > 0 "
+        "GROUP BY r.machine_id, u.pos"
+    )
+
+
+def sensor_windows(
+    session: Session, start: datetime, stop: datetime, table: str = "readings_1m"
+) -> dict[int, dict[int, SensorWindow]]:
+    """machine id → sensor position → its figures over the buckets of `table` in [start, stop)."""
     found: dict[int, dict[int, SensorWindow]] = {}
-    for machine_id, position, low, high, n, first in session.execute(
-        _WINDOWS, {"start": start, "stop": stop}
-    ):
+    params = {"start": start, "stop": stop}
+    for machine_id, position, low, high, n, first in session.execute(text(_windows_sql(table)), params):
         found.setdefault(machine_id, {})[int(position)] = SensorWindow(low, high, n, first)
     return found
 
