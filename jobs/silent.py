@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from db.repositories.assets import last_seen_of_active_machines
+from db.repositories.alert_rules import list_rules
+from db.repositories.assets import last_seen_of_active_machines, lines_of_active_machines
 from db.repositories.downtime import machines_in_downtime
 from plantwatch.settings import Settings
 from services import alerts
+from services.alert_rules import effective_thresholds, severity_for
 
 RULE = "silent"
-SEVERITY = "warning"
 
 log = logging.getLogger(__name__)
 
@@ -32,26 +33,32 @@ def human_duration(seconds: float) -> str:
 
 
 def silent_machines(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
-    """Raise or update a `silent` alert per machine without a reading for `silent_after_s`.
+    """Raise or update a `silent` alert per machine without a reading for longer than its threshold.
 
-    Machines never seen (no reading yet), retired machines and machines in planned downtime (silence
-    is expected there) are not alerted; active `silent` alerts of the others that reported again (or
-    were retired) are resolved by `system`.
+    The threshold is the `silent` rule's for the machine (its own, its line's, the plant's, else
+    `silent_after_s`; a `critical` threshold makes longer silences critical; a disabled rule raises
+    nothing). Machines never seen (no reading yet), retired machines and machines in planned downtime
+    (silence is expected there) are not alerted; active `silent` alerts of the others that reported
+    again (or were retired) are resolved by `system`.
     """
-    threshold = timedelta(seconds=settings.silent_after_s)
     machines = last_seen_of_active_machines(session)
+    line_of = lines_of_active_machines(session)
+    rules = list_rules(session, RULE)
     silent: list[int] = []
     opened = 0
     downtime = machines_in_downtime(session, now)
     for machine_id, path, last_seen in machines:
-        if last_seen is None or now - last_seen <= threshold or machine_id in downtime:
+        if last_seen is None or machine_id in downtime or machine_id not in line_of:
+            continue
+        thresholds = effective_thresholds(rules, RULE, machine_id, line_of[machine_id], settings)
+        age = (now - last_seen).total_seconds()
+        severity = severity_for("above", age, thresholds, None) if thresholds.enabled else None
+        if severity is None or age == thresholds.warning:  # silent for *longer* than the threshold
             continue
         silent.append(machine_id)
-        message = (
-            f"no reading for {human_duration((now - last_seen).total_seconds())} "
-            f"(threshold {human_duration(settings.silent_after_s)})"
-        )
-        alert = alerts.raise_or_update(session, machine_id, RULE, SEVERITY, message, now)
+        limit = thresholds.critical if severity == "critical" else thresholds.warning
+        message = f"no reading for {human_duration(age)} (threshold {human_duration(limit or 0)})"
+        alert = alerts.raise_or_update(session, machine_id, RULE, severity, message, now)
         if alert.count == 1:
             opened += 1
             log.warning("machine %s is silent: %s", path, message)

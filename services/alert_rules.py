@@ -45,6 +45,7 @@ RULES: dict[str, RuleSpec] = {
             "above",
             "sensors",
         ),
+        RuleSpec("silent", "no reading for longer than the threshold", "above", "seconds"),
         RuleSpec(
             "sensor_stuck",
             "sensors that reported the very same value for alert_stuck_after_s (count)",
@@ -95,6 +96,8 @@ def default_thresholds(rule: str, settings: Settings) -> Thresholds:
             duration,
             "default",
         )
+    if rule == "silent":
+        return Thresholds(True, float(settings.silent_after_s), None, 0.0, 0, "default")
     # Sensor rules count sensors: one is a warning. A stuck sensor is judged over
     # alert_stuck_after_s already, so it needs no further wait.
     wait = 0 if rule == "sensor_stuck" else duration

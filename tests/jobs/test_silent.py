@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
 from db.repositories.assets import register_machine
-from db.tables import Alert, Machine
+from db.tables import Alert, AlertRule, Machine
 from jobs.silent import human_duration, silent_machines
 from plantwatch.settings import Settings
 
@@ -116,3 +116,26 @@ def test_many_silent_machines_take_one_lock(session_factory: sessionmaker[Sessio
             text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
         )
     assert advisory == 1
+
+
+def test_silent_thresholds_per_line_and_machine(session_factory: sessionmaker[Session]) -> None:
+    with transaction(session_factory) as session:
+        quiet = _machine(session, "quiet", NOW - timedelta(minutes=7))
+        night = register_machine(session, "plant", "night-line", "n1")
+        night.last_seen_at = NOW - timedelta(hours=2)
+        long_gone = _machine(session, "long-gone", NOW - timedelta(hours=3))
+        session.flush()
+        # The night line is quiet by design; long-gone is critical after 2 h of silence.
+        off = AlertRule(rule="silent", line_id=night.line_id, enabled=False, hysteresis=0, min_duration_s=0)
+        strict = AlertRule(
+            rule="silent", machine_id=long_gone, warning=600, critical=7200, hysteresis=0, min_duration_s=0
+        )
+        session.add_all([off, strict])
+    with transaction(session_factory) as session:
+        summary = silent_machines(session, SETTINGS, NOW)
+        found = {a.machine_id: (a.severity, a.message) for a in _alerts(session)}
+    assert summary["silent"] == 2
+    assert found == {
+        quiet: ("warning", "no reading for 7 min (threshold 5 min)"),
+        long_gone: ("critical", "no reading for 3 h (threshold 2 h)"),
+    }
