@@ -3,9 +3,9 @@
 Raw readings go a whole UTC day (partition) at a time once the day ends before `retention_raw_days`;
 readings parked in the default partition are deleted row by row under the same rules. A day is kept
 while it overlaps the training data [data_start, data_end] of a champion or candidate RUL or health
-model (they may be retrained on or compared against; QC models train on images, not readings), or
-while it is not rolled up: at or after the 1-minute watermark minus the lateness that the next refresh
-reads again. Pinned backtests, once they exist, add their data ranges to the same keep-list (`_keep`).
+model (they may be retrained on or compared against; QC models train on images, not readings), while
+it is in the history of a pinned backtest (`plantwatch backtest --pin NAME`), or while it is not
+rolled up: at or after the 1-minute watermark minus the lateness that the next refresh reads again.
 1-minute rollups go after `retention_1m_days` (never at or after what the 1-hour refresh reads again);
 1-hour rollups are kept forever. Predictions, finished job runs and dead letters go after their
 settings' days, keeping each active machine's latest prediction, each job's latest finished run,
@@ -107,7 +107,7 @@ def apply_retention(session: Session, settings: Settings, now: datetime) -> dict
 
 
 def _keep(session: Session, rolled_from: datetime | None) -> list[Keep]:
-    """What raw readings must stay: the days not rolled up, and the training data of models."""
+    """What raw readings must stay: the days not rolled up, models' training data, pinned backtests."""
     if rolled_from is None:
         spans = [Keep(*EVER, "not rolled up yet (the rollups have never run)")]
     else:
@@ -120,6 +120,14 @@ def _keep(session: Session, rolled_from: datetime | None) -> list[Keep]:
                 floor_to(version.data_start, DAY),
                 floor_to(version.data_end, DAY) + DAY,
                 f"training window of {version.kind} {version.scope} v{version.version} ({version.status})",
+            )
+        )
+    for pin in retention.backtest_pins(session):
+        spans.append(
+            Keep(
+                floor_to(pin.starts_at, DAY),
+                floor_to(pin.ends_at, DAY) + DAY,
+                f"pinned backtest {pin.name!r}",
             )
         )
     return spans

@@ -13,7 +13,7 @@ from sqlalchemy import CursorResult, Result, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from db.partitions import DEFAULT_PARTITION
-from db.tables import DeadLetter, JobRun, Machine, ModelVersion, Prediction, ReadingRollup1m
+from db.tables import BacktestPin, DeadLetter, JobRun, Machine, ModelVersion, Prediction, ReadingRollup1m
 
 
 def _count(result: Result[object]) -> int:
@@ -89,3 +89,27 @@ def delete_dead_letters_before(session: Session, before: datetime) -> int:
     last_touched = func.coalesce(DeadLetter.replayed_at, DeadLetter.received_at)
     query = delete(DeadLetter).where(last_touched < before, not_pending)
     return _count(session.execute(query))
+
+
+def backtest_pins(session: Session) -> Sequence[BacktestPin]:
+    return session.scalars(select(BacktestPin).order_by(BacktestPin.name)).all()
+
+
+def pin_backtest(session: Session, name: str, scope: str, start: datetime, end: datetime, by: str) -> None:
+    """Keep [start, end) of raw readings under `name` (replacing a pin of that name)."""
+    pin = session.scalar(select(BacktestPin).where(BacktestPin.name == name).with_for_update())
+    if pin is None:
+        pin = BacktestPin(name=name)
+        session.add(pin)
+    pin.scope, pin.starts_at, pin.ends_at, pin.created_by = scope, start, end, by
+    session.flush()
+
+
+def unpin_backtest(session: Session, name: str) -> bool:
+    """Drop the pin `name`; False when there is none."""
+    pin = session.scalar(select(BacktestPin).where(BacktestPin.name == name))
+    if pin is None:
+        return False
+    session.delete(pin)
+    session.flush()
+    return True

@@ -1,7 +1,14 @@
 """All tables, importable from one place (alembic's env reads `Base.metadata` from here)."""
 
 from db.base import Base
-from db.tables.alerting import AlertCondition, AlertEvent, AlertRule, DowntimeWindow, Notification
+from db.tables.alerting import (
+    AlertCondition,
+    AlertEvent,
+    AlertRule,
+    BacktestPin,
+    DowntimeWindow,
+    Notification,
+)
 from db.tables.assets import Line, Machine, Sensor, Site
 from db.tables.events import DeadLetter, Inspection, MachineEvent
 from db.tables.operations import ApiKey, JobRequest, JobRun
@@ -14,6 +21,7 @@ __all__ = [
     "AlertEvent",
     "AlertRule",
     "ApiKey",
+    "BacktestPin",
     "Base",
     "DeadLetter",
     "DowntimeWindow",

@@ -54,6 +54,12 @@ def backtest(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object on stdout instead of tables.")
     ] = False,
+    pin: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep this history from retention under this name (`backtest-unpin NAME` frees it)."
+        ),
+    ] = None,
 ) -> None:
     """Replay stored history through today's champion models and the alert rules; nothing is written."""
     from dataclasses import replace
@@ -100,10 +106,19 @@ def backtest(
             raise typer.Exit(1) from None
         finally:
             session.rollback()  # scoring may have refitted a baseline: the backtest changes nothing
+    if pin:
+        from db.engine import transaction
+        from db.repositories.retention import pin_backtest
+
+        with transaction(factory) as session:
+            pin_backtest(session, pin, scope, since, until, "cli")
+        common.err(
+            f"pinned as {pin!r}: retention keeps the raw readings of {since:%Y-%m-%d} to {until:%Y-%m-%d}"
+        )
     figures = result.figures(failure_cost, false_alarm_cost)
     if as_json:
         alerts = [{**a, "opened_at": a["opened_at"].isoformat()} for a in result.alerts]
-        typer.echo(json.dumps({**figures, "alerts": alerts}))
+        typer.echo(json.dumps({**figures, "would_have_opened": alerts}))
         return
     console = Console()
     summary = Table(title=f"Backtest of {scope}, {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC")
@@ -118,3 +133,19 @@ def backtest(
         detail.add_row(str(a["machine_id"]), a["rule"], a["severity"], f"{a['opened_at']:%Y-%m-%d %H:%M}",
                        str(a["value"]), a["verdict"], str(a.get("lead_h", "")))  # fmt: skip
     console.print(detail)
+
+
+@app.command("backtest-unpin")
+def backtest_unpin(name: Annotated[str, typer.Argument(help="The name given with --pin.")]) -> None:
+    """Let retention drop the history a pinned backtest kept."""
+    from db.engine import make_engine, make_session_factory, transaction
+    from db.repositories.retention import unpin_backtest
+
+    settings = common.settings()
+    factory = make_session_factory(make_engine(common.database_url(settings, embedded_ok=True)))
+    with transaction(factory) as session:
+        found = unpin_backtest(session, name)
+    if not found:
+        common.err(f"no pinned backtest named {name!r}")
+        raise typer.Exit(1)
+    common.err(f"unpinned {name!r}: retention may drop that history again")

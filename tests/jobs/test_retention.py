@@ -19,6 +19,7 @@ from db.partitions import (
     partition_name,
 )
 from db.repositories.assets import register_machine
+from db.repositories.retention import pin_backtest, unpin_backtest
 from db.rollups import refresh_rollups
 from db.tables import DeadLetter, JobRun, ModelVersion, Prediction, ReadingRollup1h, ReadingRollup1m
 from jobs.retention import apply_retention
@@ -246,3 +247,16 @@ def test_it_runs_daily_at_3_30_and_through_the_job_runner(session_factory: sessi
     result = run_job(session_factory, keep_all, "retention", NOW)
     assert result.status == "succeeded", result.error
     assert result.summary["partitions_dropped"] == []
+
+
+def test_a_pinned_backtest_keeps_its_history(session_factory: sessionmaker[Session]) -> None:
+    with transaction(session_factory) as session:
+        _plant(session, [], rolled_until=NOW)
+        pin_backtest(session, "press-2020", "press", _at(DAYS[1], 6), _at(DAYS[2], 6), "eve")
+    summary = _run(session_factory)
+    assert summary["partitions_kept"] == {"pinned backtest 'press-2020'": 2}
+    with session_factory() as session:
+        assert _ours(session) == {DAYS[1], DAYS[2]}
+    with transaction(session_factory) as session:
+        assert unpin_backtest(session, "press-2020") and not unpin_backtest(session, "press-2020")
+    assert _run(session_factory)["partitions_dropped"] == [partition_name(DAYS[1]), partition_name(DAYS[2])]

@@ -1,4 +1,4 @@
-"""alert history, rules, pending conditions, notifications, shelving, planned downtime
+"""alert history, rules, pending conditions, notifications, shelving, planned downtime, backtest pins
 
 Revision ID: 0006
 Revises: 0005
@@ -18,6 +18,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "backtest_pins",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("scope", sa.String(length=64), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_backtest_pins")),
+        sa.UniqueConstraint("name", name=op.f("uq_backtest_pins_name")),
+    )
     op.create_table(
         "downtime_windows",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -166,6 +178,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("backtest_pins")
     op.drop_table("downtime_windows")
     op.drop_constraint(op.f("ck_alerts_outcome"), "alerts", type_="check")
     for column in ("outcome", "fault_code", "work_order_id", "outcome_at", "outcome_by"):
