@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -68,8 +67,17 @@ def train_qc_in_worker(
 def _in_worker(
     kind: str, settings: Settings, now: datetime, scope: str | None, scopes: list[str] | None
 ) -> dict[str, Any]:
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_train, kind, settings, now, scope, scopes).result()
+    limit = settings.train_timeout_s
+    # A multiprocessing pool, not concurrent.futures: leaving the block terminates a worker still
+    # training after the timeout, so a runaway training never outlives its run.
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pending = pool.apply_async(_train, (kind, settings, now, scope, scopes))
+        try:
+            return pending.get(timeout=limit)
+        except multiprocessing.TimeoutError:
+            raise TimeoutError(
+                f"{kind} training stopped after {limit:g} s (PLANTWATCH_TRAIN_TIMEOUT_S): worker ended"
+            ) from None
 
 
 def _train(

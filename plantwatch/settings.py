@@ -219,6 +219,12 @@ class Settings(BaseSettings):
     job_retry_base_s: float = Field(
         default=5.0, ge=0, description="First wait before a job's retry; it doubles on each further retry."
     )
+    train_timeout_s: float = Field(
+        default=4 * 3600.0,
+        gt=0,
+        description="A training (RUL or QC, scheduled or requested) still running after this long is stopped "
+        "and its run recorded as failed.",
+    )
     job_timeout_s: float = Field(
         default=600.0,
         gt=0,

@@ -108,3 +108,14 @@ def test_training_fires_hourly_for_the_local_training_hour() -> None:
     assert schedule.every == timedelta(hours=1)
     assert schedule.params == {"local_hour": 3}
     assert schedule.slot(datetime(2026, 5, 5, 12, 40, tzinfo=UTC)) == datetime(2026, 5, 5, 12, tzinfo=UTC)
+
+
+def test_a_training_past_its_timeout_is_stopped_and_recorded_failed(
+    session_factory: sessionmaker[Session], settings: Settings, plant: None
+) -> None:
+    # Starting a worker (spawn, importing Keras) alone takes longer than this.
+    short = tiny_settings(settings).model_copy(update={"train_timeout_s": 0.5})
+    result = run_job(session_factory, short, "train_rul", T0, trigger="request")
+    assert result.status == "failed" and "rul training stopped after 0.5 s" in (result.error or "")
+    with transaction(session_factory) as session:
+        assert session.scalars(select(ModelVersion)).all() == []
