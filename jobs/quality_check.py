@@ -3,7 +3,7 @@
 Runs once per quality sample (`quality_bucket_s`), just after a sample ends, and judges that sample
 for every station of every line that had inspections in it (see services/quality.py for the chart).
 One alert per line names the stations out of control; it is resolved by `system` when a later sample
-is back within the limits.
+is back within the limits, or when the `quality` rule is switched off for the line.
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.repositories.alert_rules import list_rules
 from db.tables import Inspection, Line
 from plantwatch.settings import Settings
 from services import alerts
+from services.alert_rules import effective_thresholds
 from services.quality import last_complete_sample, p_chart
 
 RULE = "quality"
 SEVERITY = "warning"
+NO_MACHINE = 0  # a line's rule: no machine override can apply
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +37,11 @@ def quality_check(session: Session, settings: Settings, now: datetime) -> dict[s
         .distinct()
         .order_by(Inspection.line_id, Inspection.station)
     ).all()
+    rules = list_rules(session, RULE)
     out_of_control: dict[int, list[str]] = {}
     for line_id, station in stations:
+        if not effective_thresholds(rules, RULE, NO_MACHINE, line_id, settings).enabled:
+            continue  # switched off for this line (PUT /api/v1/alert-rules/quality)
         samples = p_chart(
             session,
             line_id,

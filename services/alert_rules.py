@@ -47,6 +47,13 @@ RULES: dict[str, RuleSpec] = {
         ),
         RuleSpec("silent", "no reading for longer than the threshold", "above", "seconds"),
         RuleSpec(
+            "quality",
+            "a line's defect rate above its p-chart upper control limit (the limit comes from the line's "
+            "own history: an override only switches the rule off or on for a line)",
+            "above",
+            "p-chart",
+        ),
+        RuleSpec(
             "sensor_stuck",
             "sensors that reported the very same value for alert_stuck_after_s (count)",
             "above",
@@ -96,6 +103,8 @@ def default_thresholds(rule: str, settings: Settings) -> Thresholds:
             duration,
             "default",
         )
+    if rule == "quality":
+        return Thresholds(True, None, None, 0.0, 0, "default")
     if rule == "silent":
         return Thresholds(True, float(settings.silent_after_s), None, 0.0, 0, "default")
     # Sensor rules count sensors: one is a warning. A stuck sensor is judged over
@@ -158,7 +167,12 @@ def set_override(
 ) -> AlertRule:
     """Create or replace the thresholds of `rule` for a machine, a line, or (neither) the whole plant."""
     spec = spec_of(rule)
-    if thresholds.enabled and thresholds.warning is None and thresholds.critical is None:
+    if (
+        thresholds.enabled
+        and thresholds.warning is None
+        and thresholds.critical is None
+        and rule != "quality"
+    ):
         raise RuleValueError("an enabled rule needs a warning or a critical threshold")
     if thresholds.warning is not None and thresholds.critical is not None:
         lower_is_worse = spec.worse == "below"

@@ -13,6 +13,7 @@ from db.repositories.assets import register_machine
 from db.tables import Alert, Inspection
 from jobs.quality_check import quality_check
 from plantwatch.settings import Settings
+from services.alert_rules import Thresholds, set_override
 from services.quality import p_chart
 
 T0 = datetime(2026, 5, 4, tzinfo=UTC)
@@ -88,5 +89,22 @@ def test_an_out_of_control_sample_raises_one_line_alert_resolved_when_back_in_co
         assert alert.state == "open" and "cam: 20 of 100 defective (20.0%" in alert.message
     with transaction(session_factory) as session:
         figures = quality_check(session, hourly, T0 + timedelta(hours=12, minutes=1))
+        assert figures["lines_out_of_control"] == 0 and figures["resolved"] == 1
+        assert session.scalars(select(Alert)).one().state == "resolved"
+
+
+def test_the_quality_rule_can_be_switched_off_for_a_line(
+    session_factory: sessionmaker[Session], settings: Settings, line_id: int
+) -> None:
+    hourly = settings.model_copy(
+        update={"quality_bucket_s": HOUR, "quality_baseline_buckets": 10, "qc_good_labels": ["ok"]}
+    )
+    with transaction(session_factory) as session:
+        quality_check(session, hourly, T0 + timedelta(hours=11, minutes=1))
+        set_override(
+            session, "quality", line_id, None, Thresholds(False, None, None, 0, 0, "test"), "eve", T0
+        )
+    with transaction(session_factory) as session:
+        figures = quality_check(session, hourly, T0 + timedelta(hours=11, minutes=2))
         assert figures["lines_out_of_control"] == 0 and figures["resolved"] == 1
         assert session.scalars(select(Alert)).one().state == "resolved"
