@@ -15,8 +15,9 @@ from sqlalchemy.engine import make_url
 from api.alert_figures.routes import router as alert_figures_router
 from api.alert_rules.routes import router as alert_rules_router
 from api.alerts.routes import router as alerts_router
+from api.assets.routes import lines_router, sites_router
 from api.assets.routes import router as assets_router
-from api.assets.routes import sites_router
+from api.audit.routes import router as audit_router
 from api.dead_letters.routes import router as dead_letters_router
 from api.downtime.routes import router as downtime_router
 from api.errors import install_error_handlers
@@ -26,6 +27,8 @@ from api.inspections.routes import router as inspections_router
 from api.jobs.routes import router as jobs_router
 from api.keys.routes import router as keys_router
 from api.machines.routes import router as machines_router
+from api.metrics import metrics_endpoint
+from api.middleware import BodyLimitMiddleware, ETagMiddleware, RequestContextMiddleware
 from api.models.routes import router as models_router
 from api.predictions.routes import router as predictions_router
 from api.quality.routes import router as quality_router
@@ -36,17 +39,25 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 CONNECT_TIMEOUT_S = 5
+UPLOAD_FRAMING_BYTES = 64 << 10  # multipart boundaries and form fields around an uploaded image
 
 DESCRIPTION = """\
 plantwatch's HTTP API, for MES systems and the dashboard: machines and their sensor readings,
 maintenance and failure events (the labels the models learn from), and more as plantwatch grows.
 
 **Authentication**: every `/api/v1` route needs an API key, sent as `X-API-Key: <key>` or
-`Authorization: Bearer <key>` (keys are issued with the `plantwatch` command line). Roles:
-`viewer` reads; `engineer` and `mes` also record events; `admin` may do everything.
+`Authorization: Bearer <key>` (keys are issued with `plantwatch apikey create`, or by an admin
+through `POST /api/v1/keys`). Roles: `viewer` reads; `engineer` also acknowledges and resolves
+alerts, records events and relabels inspections; `mes` records events, work-order outcomes and
+downtime windows; `admin` may do everything (models, jobs, rules, keys, assets). Every committed
+write is kept in the audit log (`GET /api/v1/audit`).
+
+**Requests**: send `X-Request-ID` to trace a request through the logs (one is made otherwise; the
+answer always carries it). Heavy reads answer with an `ETag`: send it back as `If-None-Match` to get
+`304 Not Modified` when nothing changed. Bodies above `PLANTWATCH_API_MAX_BODY_BYTES` get 413.
 
 **Errors** are JSON `{"error": "<code>", "detail": "<sentence or list>"}`: `unauthorized` (401),
-`forbidden` (403), `not_found` (404), `conflict` (409), `invalid_request` (422).
+`forbidden` (403), `not_found` (404), `conflict` (409), `too_large` (413), `invalid_request` (422).
 
 **Pagination**: list routes return `{"items": [...], "next_cursor": ...}`; pass `next_cursor` back as
 `cursor` until it is null.
@@ -57,7 +68,7 @@ TAGS = [
     {"name": "events", "description": "Failure and maintenance events of a machine."},
     {"name": "dead letters", "description": "Messages ingest refused, and their replay after a fix."},
     {"name": "health", "description": "Liveness and readiness probes (no key needed)."},
-    {"name": "keys", "description": "The calling API key."},
+    {"name": "keys", "description": "API keys (the caller's, and managing them) and the audit log."},
     {"name": "jobs", "description": "Scheduled jobs, their runs, and requests to run one now."},
     {"name": "models", "description": "Model versions, their metrics, promotion, rollback, retraining."},
     {"name": "inspections", "description": "Inspection images, their known and predicted labels."},
@@ -91,6 +102,7 @@ def _v1_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     # Order matters: `/machines/{machine:path}` would also match `/machines/a/b/c/events`.
     router.include_router(keys_router)
+    router.include_router(audit_router)
     router.include_router(jobs_router)
     router.include_router(models_router)
     router.include_router(events_router)
@@ -100,6 +112,7 @@ def _v1_router() -> APIRouter:
     router.include_router(alerts_router)
     router.include_router(assets_router)
     router.include_router(sites_router)
+    router.include_router(lines_router)
     router.include_router(machines_router)
     router.include_router(predictions_router)
     router.include_router(quality_router)
@@ -129,14 +142,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     install_error_handlers(app)
+    # Each add wraps the ones before: the request context is outermost, ETags see the plain body.
+    app.add_middleware(ETagMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.api_max_body_bytes,
+        max_upload_bytes=settings.image_max_bytes + UPLOAD_FRAMING_BYTES,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
+            expose_headers=["ETag", "X-Request-ID"],
         )
+    app.add_middleware(RequestContextMiddleware)
+    if settings.api_metrics:
+        app.add_route("/metrics", metrics_endpoint(app.state.session_factory), include_in_schema=False)
     app.include_router(health_router)
     app.include_router(_v1_router())
     log.debug("API built for %s", engine.url.render_as_string(hide_password=True))

@@ -1,7 +1,8 @@
 """Request dependencies: the settings, a database session per request, and API-key auth with roles.
 
 The session is the request's unit of work: committed when the route returns (before the response
-is sent, so a failed commit still answers an error), rolled back when it raises.
+is sent, so a failed commit still answers an error), rolled back when it raises. A committed write
+adds its audit-log entry (who, what, when) to that same transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import ApiError
-from db.tables import ApiKey
+from api.middleware import route_template
+from db.tables import ApiKey, AuditEntry
 from db.tables.operations import ROLES
 from plantwatch.settings import Settings
 from services import api_keys
@@ -32,11 +34,35 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def audit_write(session: Session, request: Request) -> None:
+    """Record a write in the audit log, in the transaction that commits it (so only what happened)."""
+    key: ApiKey | None = getattr(request.state, "api_key", None)
+    if request.method not in WRITE_METHODS or key is None:
+        return
+    route = route_template(request.scope)
+    session.add(
+        AuditEntry(
+            key_id=key.id,
+            key_name=key.name,
+            role=key.role,
+            method=request.method,
+            path=request.url.path,
+            route=route,
+            query=request.url.query or None,
+            request_id=getattr(request.state, "request_id", None),
+        )
+    )
+
+
 def get_session(request: Request) -> Iterator[Session]:
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as session:
         try:
             yield session
+            audit_write(session, request)
             session.commit()
         except BaseException:
             session.rollback()
@@ -49,6 +75,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def current_key(
+    request: Request,
     session: SessionDep,
     header_key: Annotated[str | None, Security(api_key_header)],
     bearer_key: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
@@ -61,6 +88,7 @@ def current_key(
     key = api_keys.authenticate(session, plaintext.strip())
     if key is None:
         raise ApiError(401, "the API key is unknown or revoked", headers=challenge)
+    request.state.api_key = key
     return key
 
 
@@ -83,3 +111,4 @@ def require_role(*roles: str) -> Callable[[ApiKey], ApiKey]:
 
 # Every role may read; writes name their roles.
 ReadKey = Annotated[ApiKey, Depends(require_role(*ROLES))]
+AdminKey = Annotated[ApiKey, Depends(require_role())]

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
+from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
 from api.errors import invalid
+from api.schemas import Timestamp
 
 T = TypeVar("T")
 MAX_ID = 2**63 - 1
@@ -78,3 +81,25 @@ def decode_time_id_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     if ts.tzinfo is None:
         raise invalid("query.cursor: not a cursor this API gave out")
     return ts, _valid_id(keys[1])
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A list's time-range filter: items at or after `since` and before `until` (either may be open)."""
+
+    since: datetime | None
+    until: datetime | None
+
+
+def time_range(
+    since: Annotated[
+        Timestamp | None, Query(description="Only items at or after this time (RFC 3339).")
+    ] = None,
+    until: Annotated[Timestamp | None, Query(description="Only items before this time (RFC 3339).")] = None,
+) -> TimeRange:
+    if since is not None and until is not None and since >= until:
+        raise invalid("query.since: must be before until")
+    return TimeRange(since, until)
+
+
+TimeRangeDep = Annotated[TimeRange, Depends(time_range)]

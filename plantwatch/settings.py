@@ -189,6 +189,17 @@ class Settings(BaseSettings):
     )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list).")
     api_max_page: int = Field(default=1000, ge=1, description="Largest page any list endpoint returns.")
+    api_max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Largest request body accepted, except image uploads (image_max_bytes); larger ones "
+        "are refused with HTTP 413 before they are read.",
+    )
+    api_metrics: bool = Field(
+        default=False,
+        description="Serve Prometheus metrics at /metrics on the API itself (request rate and latency, "
+        "ingest lag, model versions), open to anyone who reaches the API.",
+    )
 
     # --- dashboard -------------------------------------------------------------------------------
     dashboard_host: str = Field(default="127.0.0.1", description="Address the dashboard listens on.")

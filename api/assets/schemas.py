@@ -1,11 +1,13 @@
-"""What a change to a machine, a sensor or a site may carry; fields left out stay as they are."""
+"""What creating or changing a site, line, machine or sensor may carry (in a change, fields left out
+stay as they are), and how sites and lines are shown."""
 
 from __future__ import annotations
 
 import math
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 
 class MachineChange(BaseModel):
@@ -59,3 +61,44 @@ class SiteChange(BaseModel):
 class SiteOut(BaseModel):
     name: str
     timezone: str
+    lines: list[str] = Field(default_factory=list, description="Names of the site's lines.")
+
+
+AssetName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class SiteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: AssetName
+    timezone: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone.")
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> SiteIn:
+        SiteChange(timezone=self.timezone)
+        return self
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    site: AssetName
+    name: AssetName
+
+
+class LineOut(BaseModel):
+    site: str
+    name: str
+    path: str = Field(description="site/line, as the alerts, downtime and quality routes take it.")
+    machines: int = Field(description="Machines in service on the line.")
+
+
+class SensorIn(SensorChange):
+    name: AssetName
+
+
+class MachineIn(MachineChange):
+    site: AssetName
+    line: AssetName
+    name: AssetName
+    sensors: list[SensorIn] = Field(default_factory=list, max_length=500)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from api.dead_letters import service
 from api.dead_letters.schemas import DeadLetterOut, DeadLetterSummaryOut, ReasonText, ReplayIn, ReplayOut
 from api.deps import SessionDep, SettingsDep, require_role
-from api.pagination import Page
+from api.pagination import Page, TimeRangeDep
 from api.schemas import ERROR_RESPONSES
 from db.tables import ApiKey
 
@@ -24,6 +24,7 @@ def list_dead_letters(
     session: SessionDep,
     settings: SettingsDep,
     _key: EngineerKey,
+    period: TimeRangeDep,
     reason: Annotated[ReasonText | None, Query(description="Only this reason, e.g. not_json.")] = None,
     replayed: Annotated[
         bool | None, Query(description="true: only replayed letters; false: only the others.")
@@ -34,7 +35,13 @@ def list_dead_letters(
     ] = None,
 ) -> Page[DeadLetterOut]:
     return service.list_dead_letters(
-        session, reason=reason, replayed=replayed, cursor=cursor, limit=limit, max_page=settings.api_max_page
+        session,
+        reason=reason,
+        replayed=replayed,
+        period=period,
+        cursor=cursor,
+        limit=limit,
+        max_page=settings.api_max_page,
     )
 
 

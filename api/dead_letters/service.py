@@ -12,7 +12,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from api.dead_letters.schemas import DeadLetterOut, DeadLetterSummaryOut, ReplayIn, ReplayOut
-from api.pagination import Page, decode_id_cursor, encode_cursor, page_size
+from api.pagination import Page, TimeRange, decode_id_cursor, encode_cursor, page_size
 from db.base import utcnow
 from db.repositories import dead_letters as repo
 from db.tables import DeadLetter
@@ -47,6 +47,7 @@ def list_dead_letters(
     *,
     reason: str | None,
     replayed: bool | None,
+    period: TimeRange,
     cursor: str | None,
     limit: int | None,
     max_page: int,
@@ -54,7 +55,14 @@ def list_dead_letters(
     limit = page_size(limit, max_page, "dead letters")
     before_id = decode_id_cursor(cursor) if cursor is not None else None
     letters = repo.list_dead_letters(
-        session, reason=reason, replayed=replayed, before_id=before_id, limit=limit + 1, newest_first=True
+        session,
+        reason=reason,
+        replayed=replayed,
+        before_id=before_id,
+        limit=limit + 1,
+        newest_first=True,
+        since=period.since,
+        until=period.until,
     )
     page = letters[:limit]
     next_cursor = encode_cursor(page[-1].id) if len(letters) > limit else None

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.deps import ReadKey, SessionDep, SettingsDep, require_role
 from api.events import service
 from api.events.schemas import EventIn, EventOut
-from api.pagination import Page
+from api.pagination import Page, TimeRangeDep
 from api.schemas import ERROR_RESPONSES, ErrorOut
 from db.tables import ApiKey
 
@@ -39,6 +39,7 @@ def list_events(
     session: SessionDep,
     settings: SettingsDep,
     _key: ReadKey,
+    period: TimeRangeDep,
     machine: MachineRef,
     kind: Annotated[Literal["failure", "maintenance"] | None, Query(description="Only this kind.")] = None,
     cursor: Annotated[str | None, Query(max_length=300, description="next_cursor of the last page.")] = None,
@@ -47,5 +48,5 @@ def list_events(
     ] = None,
 ) -> Page[EventOut]:
     return service.list_events(
-        session, machine, kind=kind, cursor=cursor, limit=limit, max_page=settings.api_max_page
+        session, machine, kind=kind, period=period, cursor=cursor, limit=limit, max_page=settings.api_max_page
     )

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from api.errors import conflict, invalid, not_found
 from api.events.schemas import EventIn, EventOut
 from api.machines.service import find_machine
-from api.pagination import Page, decode_time_id_cursor, encode_cursor, page_size
+from api.pagination import Page, TimeRange, decode_time_id_cursor, encode_cursor, page_size
 from db.repositories import events as events_repo
 from db.tables import Machine, MachineEvent
 from services import events as events_service
@@ -42,12 +42,21 @@ def record_event(session: Session, ref: str, body: EventIn, created_by: str) -> 
 
 
 def list_events(
-    session: Session, ref: str, *, kind: str | None, cursor: str | None, limit: int | None, max_page: int
+    session: Session,
+    ref: str,
+    *,
+    kind: str | None,
+    period: TimeRange,
+    cursor: str | None,
+    limit: int | None,
+    max_page: int,
 ) -> Page[EventOut]:
     limit = page_size(limit, max_page, "events")
     machine = find_machine(session, ref)
     before = decode_time_id_cursor(cursor)
-    events = events_repo.list_events(session, machine.id, before=before, kind=kind, limit=limit + 1)
+    events = events_repo.list_events(
+        session, machine.id, before=before, kind=kind, since=period.since, until=period.until, limit=limit + 1
+    )
     page = events[:limit]
     next_cursor = None
     if len(events) > limit:

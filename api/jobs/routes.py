@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.deps import ReadKey, SessionDep, SettingsDep, require_role
 from api.jobs import service
 from api.jobs.schemas import JobOut, JobRequestIn, JobRequestOut, JobRunOut
-from api.pagination import Page, page_size
+from api.pagination import Page, TimeRangeDep, page_size
 from api.schemas import ERROR_RESPONSES
 from db.tables import ApiKey
 
@@ -27,13 +27,14 @@ def list_runs(
     session: SessionDep,
     settings: SettingsDep,
     _key: ReadKey,
+    period: TimeRangeDep,
     job: Annotated[str | None, Query(max_length=64, description="Only runs of this job.")] = None,
     status: Annotated[Literal["running", "succeeded", "failed"] | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page.")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Runs per page (default 100).")] = None,
 ) -> Page[JobRunOut]:
     size = page_size(limit, settings.api_max_page, "runs")
-    return service.list_runs(session, job_name=job, status=status, cursor=cursor, limit=size)
+    return service.list_runs(session, job_name=job, status=status, period=period, cursor=cursor, limit=size)
 
 
 @router.post(

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError, not_found
 from api.jobs.schemas import JobOut, JobRequestOut, JobRunOut
-from api.pagination import Page, decode_id_cursor, encode_cursor
+from api.pagination import Page, TimeRange, decode_id_cursor, encode_cursor
 from db.base import utcnow
 from db.repositories import job_runs
 from db.tables import JobRequest
@@ -37,10 +37,24 @@ def list_jobs(session: Session, settings: Settings) -> list[JobOut]:
 
 
 def list_runs(
-    session: Session, *, job_name: str | None, status: str | None, cursor: str | None, limit: int
+    session: Session,
+    *,
+    job_name: str | None,
+    status: str | None,
+    period: TimeRange,
+    cursor: str | None,
+    limit: int,
 ) -> Page[JobRunOut]:
     before = decode_id_cursor(cursor) or None
-    runs = job_runs.list_runs(session, job_name=job_name, status=status, before_id=before, limit=limit + 1)
+    runs = job_runs.list_runs(
+        session,
+        job_name=job_name,
+        status=status,
+        before_id=before,
+        since=period.since,
+        until=period.until,
+        limit=limit + 1,
+    )
     items = [JobRunOut.model_validate(run) for run in runs[:limit]]
     return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(runs) > limit else None)
 

@@ -1,15 +1,25 @@
-"""`GET /api/v1/me`: who the request's API key belongs to and its role (the dashboard shows it)."""
+"""API keys over HTTP: `GET /api/v1/me` (any key), and issuing, listing and revoking keys (admin).
+
+A new key's plaintext is in the answer to its creation only; the database keeps its SHA-256.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ReadKey
+from api.deps import AdminKey, ReadKey, SessionDep
+from api.errors import not_found
+from api.schemas import ERROR_RESPONSES
+from db.tables import ApiKey
+from services import api_keys
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(tags=["keys"], responses=ERROR_RESPONSES)
+
+Role = Literal["viewer", "engineer", "mes", "admin"]
 
 
 class IdentityOut(BaseModel):
@@ -19,6 +29,59 @@ class IdentityOut(BaseModel):
     created_at: datetime
 
 
+class KeyOut(IdentityOut):
+    prefix: str = Field(description="The public part of the key (pw_<prefix>_…), to tell keys apart.")
+    revoked_at: datetime | None
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00]*$", description="Who or what uses it.")
+    role: Role
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="The key itself: shown this once, store it now.")
+
+
+def _key_out(key: ApiKey) -> KeyOut:
+    return KeyOut(
+        id=key.id,
+        name=key.name,
+        role=key.role,
+        created_at=key.created_at,
+        prefix=key.prefix,
+        revoked_at=key.revoked_at,
+    )
+
+
 @router.get("/me", summary="The calling API key's name and role")
 def me(key: ReadKey) -> IdentityOut:
     return IdentityOut(id=key.id, name=key.name, role=key.role, created_at=key.created_at)
+
+
+@router.get("/keys", summary="Every API key, revoked ones included (admin)")
+def list_keys(session: SessionDep, _key: AdminKey) -> list[KeyOut]:
+    return [_key_out(key) for key in api_keys.list_keys(session)]
+
+
+@router.post("/keys", status_code=201, summary="Issue an API key; its plaintext is shown only here (admin)")
+def create_key(session: SessionDep, _key: AdminKey, body: KeyIn) -> NewKeyOut:
+    key, plaintext = api_keys.create_key(session, body.name, body.role)
+    return NewKeyOut(**_key_out(key).model_dump(), key=plaintext)
+
+
+@router.delete("/keys/{key_id}", summary="Revoke an API key (admin); it stops working at once")
+def revoke_key(
+    session: SessionDep, _key: AdminKey, key_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> KeyOut:
+    if not api_keys.revoke(session, key_id):
+        known = session.get(ApiKey, key_id)
+        if known is None:
+            raise not_found(f"no API key {key_id}")
+        return _key_out(known)  # already revoked: the same answer again
+    key = session.get(ApiKey, key_id)
+    assert key is not None
+    session.refresh(key)
+    return _key_out(key)

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import ReadKey, SessionDep, SettingsDep
 from api.machines import service
+from api.machines.csv import series_csv
 from api.machines.schemas import BucketedSeriesOut, MachineOut, SeriesOut
-from api.pagination import Page
+from api.pagination import Page, TimeRangeDep
 from api.predictions import service as predictions_service
 from api.predictions.schemas import MachineHealthOut
 from api.schemas import ERROR_RESPONSES, NameText, Timestamp
@@ -46,6 +47,7 @@ def list_machines(
     "/{machine:path}/readings",
     summary="One sensor's readings of a machine",
     response_model=SeriesOut | BucketedSeriesOut,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def get_readings(
     session: SessionDep,
@@ -63,10 +65,20 @@ def get_readings(
             "3 days, else 1h."
         ),
     ] = "raw",
+    format: Annotated[
+        Literal["json", "csv"], Query(description="csv: a header line, then one line per point.")
+    ] = "json",
 ) -> Response:
     series = service.sensor_series(
         session, machine, sensor=sensor, start=start, end=end, limit=limit, bucket=bucket
     )
+    if format == "csv":
+        filename = f"{series.machine.replace('/', '_')}_{series.sensor}.csv"
+        return Response(
+            series_csv(series),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
     # Serialised by its own model: through the union response model, 100k points take twice as long.
     return Response(series.model_dump_json(), media_type="application/json")
 
@@ -74,6 +86,19 @@ def get_readings(
 @router.get("/{machine:path}/health", summary="A machine's latest health and RUL prediction")
 def get_health(session: SessionDep, _key: ReadKey, machine: MachineRef) -> MachineHealthOut:
     return predictions_service.machine_health(session, machine)
+
+
+@router.get("/{machine:path}/predictions", summary="A machine's predictions over time, newest first")
+def get_predictions(
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: ReadKey,
+    machine: MachineRef,
+    period: TimeRangeDep,
+    cursor: Annotated[str | None, Query(max_length=300, description="next_cursor of the last page.")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Predictions per page: default 100.")] = None,
+) -> Page[MachineHealthOut]:
+    return predictions_service.machine_history(session, machine, period, cursor, limit, settings.api_max_page)
 
 
 @router.get("/{machine:path}", summary="One machine")

@@ -38,6 +38,10 @@ class MachineOut(BaseModel):
     )
     sensors: list[SensorOut]
     latest: LatestReading | None
+    retired_at: Timestamp | None = Field(
+        default=None,
+        description="When the machine was retired (null: in service); retired ones are not scored.",
+    )
 
 
 class PointOut(BaseModel):

@@ -80,6 +80,7 @@ def _machine_out(machine: Machine, reading: tuple[datetime, list[float | None]] 
             for sensor in machine.sensors
         ],
         latest=_latest(machine, reading),
+        retired_at=machine.retired_at,
     )
 
 

@@ -1,4 +1,5 @@
-"""Machine health for the API (the scoring job's latest prediction) and scoring of sent windows."""
+"""Machine health for the API (the scoring job's latest prediction, or its history) and scoring of
+sent windows."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError, invalid, not_found
 from api.machines.service import find_machine
-from api.pagination import Page, decode_id_cursor, encode_cursor, page_size
+from api.pagination import Page, TimeRange, decode_id_cursor, decode_time_id_cursor, encode_cursor, page_size
 from api.predictions.schemas import (
     MachineHealthOut,
     ModelRef,
@@ -58,6 +59,28 @@ def machine_health(session: Session, ref: str) -> MachineHealthOut:
     machine = find_machine(session, ref)
     latest = predictions_repo.latest_for_machines(session, [machine.id])
     return _health_out(machine, latest.get(machine.id))
+
+
+def machine_history(
+    session: Session, ref: str, period: TimeRange, cursor: str | None, limit: int | None, max_page: int
+) -> Page[MachineHealthOut]:
+    """The machine's predictions over time, newest first (what GET …/health said at each run)."""
+    machine = find_machine(session, ref)
+    size = page_size(limit, max_page, "predictions")
+    rows = predictions_repo.history(
+        session,
+        machine.id,
+        since=period.since,
+        until=period.until,
+        before=decode_time_id_cursor(cursor),
+        limit=size + 1,
+    )
+    page = rows[:size]
+    last = page[-1] if len(rows) > size else None
+    return Page[MachineHealthOut](
+        items=[_health_out(machine, row) for row in page],
+        next_cursor=encode_cursor(last.made_at.isoformat(), last.id) if last is not None else None,
+    )
 
 
 def fleet_health(

@@ -74,6 +74,8 @@ def list_dead_letters(
     limit: int = 100,
     replayed: bool | None = None,
     newest_first: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Sequence[DeadLetter]:
     """Dead letters with after_id < id < before_id, oldest first unless `newest_first` (keyset pages
     by id); `replayed` True or False keeps only the replayed or the not yet replayed ones."""
@@ -82,6 +84,10 @@ def list_dead_letters(
         query = query.where(DeadLetter.id < before_id)
     if reason is not None:
         query = query.where(DeadLetter.reason == reason)
+    if since is not None:
+        query = query.where(DeadLetter.received_at >= since)
+    if until is not None:
+        query = query.where(DeadLetter.received_at < until)
     query = query.order_by(DeadLetter.id.desc() if newest_first else DeadLetter.id)
     return session.scalars(query).all()
 

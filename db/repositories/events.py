@@ -55,6 +55,8 @@ def list_events(
     before: tuple[datetime, int] | None = None,
     limit: int = 100,
     kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Sequence[MachineEvent]:
     """A machine's events, newest first (by ts, then id); `before` is the (ts, id) keyset cursor."""
     query = select(MachineEvent).where(MachineEvent.machine_id == machine_id)
@@ -62,5 +64,9 @@ def list_events(
         query = query.where(tuple_(MachineEvent.ts, MachineEvent.id) < tuple_(*before))
     if kind is not None:
         query = query.where(MachineEvent.kind == kind)
+    if since is not None:
+        query = query.where(MachineEvent.ts >= since)
+    if until is not None:
+        query = query.where(MachineEvent.ts < until)
     query = query.order_by(MachineEvent.ts.desc(), MachineEvent.id.desc()).limit(limit)
     return session.scalars(query).all()

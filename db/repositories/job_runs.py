@@ -59,6 +59,8 @@ def list_runs(
     status: str | None = None,
     before_id: int | None = None,
     limit: int = 100,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Sequence[JobRun]:
     """Runs, newest first (page backwards with `before_id`)."""
     query = select(JobRun).order_by(JobRun.id.desc()).limit(limit)
@@ -68,6 +70,10 @@ def list_runs(
         query = query.where(JobRun.status == status)
     if before_id is not None:
         query = query.where(JobRun.id < before_id)
+    if since is not None:
+        query = query.where(JobRun.started_at >= since)
+    if until is not None:
+        query = query.where(JobRun.started_at < until)
     return session.scalars(query).all()
 
 

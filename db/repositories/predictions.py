@@ -1,11 +1,11 @@
-"""Queries on predictions: write a scoring run's rows, read the latest per machine."""
+"""Queries on predictions: write a scoring run's rows, read the latest per machine, and history."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from db.tables import Prediction
@@ -37,3 +37,28 @@ def delete_before(session: Session, before: datetime, keep_ids: Collection[int] 
         query = query.where(Prediction.id.not_in(sorted(set(keep_ids))))
     result = session.execute(query)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def history(
+    session: Session,
+    machine_id: int,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    before: tuple[datetime, int] | None,
+    limit: int,
+) -> Sequence[Prediction]:
+    """A machine's predictions, newest first; `before` (made_at, id) continues a previous page."""
+    query = (
+        select(Prediction)
+        .where(Prediction.machine_id == machine_id)
+        .order_by(Prediction.made_at.desc(), Prediction.id.desc())
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(Prediction.made_at >= since)
+    if until is not None:
+        query = query.where(Prediction.made_at < until)
+    if before is not None:
+        query = query.where(tuple_(Prediction.made_at, Prediction.id) < tuple_(*before))
+    return session.scalars(query).all()

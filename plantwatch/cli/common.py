@@ -19,12 +19,11 @@ def err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
 def setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(level=settings.log_level, format=LOG_FORMAT, stream=sys.stderr)
     if settings.log_level != "DEBUG":  # one line per HTTP request drowns what matters
         logging.getLogger("httpx").setLevel(logging.WARNING)
 

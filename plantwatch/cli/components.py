@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -99,16 +100,24 @@ def api(
     import uvicorn
 
     from api.app import create_app
+    from api.middleware import RequestIdFilter
     from plantwatch.metrics import serve_metrics
 
     settings = common.settings()
     common.database_url(settings)
+    # Every line logged while serving a request names it (the X-Request-ID its answer carries).
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(
+            logging.Formatter(common.LOG_FORMAT.replace("%(name)s", "%(name)s [%(request_id)s]"))
+        )
     serve_metrics(settings, "api")
     uvicorn.run(
         create_app(settings),
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level=settings.log_level.lower(),
+        access_log=False,  # api.requests logs each request, with its id and duration
     )
 
 
