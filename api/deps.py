@@ -7,14 +7,16 @@ adds its audit-log entry (who, what, when) to that same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from api.errors import ApiError
+from api.key_cache import KeyCache
 from api.middleware import route_template
 from db.tables import ApiKey, AuditEntry
 from db.tables.operations import ROLES
@@ -29,18 +31,35 @@ bearer = HTTPBearer(
 )
 
 
-def get_app_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: a plain `def` would cost a hop to the thread pool and
+# back on every request.
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+WROTE = "plantwatch_wrote"  # session.info flag: this transaction changed something
+
+
+def track_writes(factory: sessionmaker[Session]) -> None:
+    """Flag the sessions of `factory` that insert, update or delete, so only real writes are audited
+    (scoring a window sent with POST /predict/rul changes nothing)."""
+
+    def flushed(session: Session, _context: object) -> None:
+        session.info[WROTE] = True
+
+    def executed(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            state.session.info[WROTE] = True
+
+    event.listen(factory, "after_flush", flushed)
+    event.listen(factory, "do_orm_execute", executed)
 
 
 def audit_write(session: Session, request: Request) -> None:
     """Record a write in the audit log, in the transaction that commits it (so only what happened)."""
     key: ApiKey | None = getattr(request.state, "api_key", None)
-    if request.method not in WRITE_METHODS or key is None:
+    if key is None or not session.info.get(WROTE):
         return
     route = route_template(request.scope)
     session.add(
@@ -85,21 +104,27 @@ def current_key(
     challenge = {"WWW-Authenticate": "Bearer"}
     if not plaintext:
         raise ApiError(401, "send an API key in the X-API-Key header", headers=challenge)
-    key = api_keys.authenticate(session, plaintext.strip())
+    plaintext = plaintext.strip()
+    cache: KeyCache = request.app.state.key_cache
+    key = cache.get(plaintext)
+    if key is None:
+        key = api_keys.authenticate(session, plaintext)
+        if key is not None:
+            cache.put(plaintext, key)
     if key is None:
         raise ApiError(401, "the API key is unknown or revoked", headers=challenge)
     request.state.api_key = key
     return key
 
 
-def require_role(*roles: str) -> Callable[[ApiKey], ApiKey]:
+def require_role(*roles: str) -> Callable[[ApiKey], Awaitable[ApiKey]]:
     """A dependency that lets through keys with one of `roles` (admin always); 403 otherwise."""
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}; roles are {', '.join(ROLES)}")
     allowed = set(roles) | {"admin"}
 
-    def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    async def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
         if key.role not in allowed:
             raise ApiError(
                 403, f"a {key.role} key may not do this; it needs one of: {', '.join(sorted(allowed))}"

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,16 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(409, "conflict", "the request conflicts with existing data")
 
 
+async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
+    # What PostgreSQL refuses as data (a NUL byte in text, a number out of range) came from the request.
+    log.warning("data error on %s %s: %s", request.method, request.url.path, getattr(exc, "orig", exc))
+    return error_response(
+        422,
+        "invalid_request",
+        "a value in the request cannot be stored or searched (a NUL byte, or out of range)",
+    )
+
+
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     log.error("database error on %s %s: %s", request.method, request.url.path, exc)
     return error_response(503, "unavailable", "the database is unavailable; try again shortly")
@@ -128,5 +138,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(Exception, _unexpected)

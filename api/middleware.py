@@ -6,6 +6,7 @@ a copy per request and would show in the API's latency figures (bench.api).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -172,3 +173,26 @@ async def _send_json(send: Send, status: int, code: str, detail: Any) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class ConcurrencyLimitMiddleware:
+    """At most `limit` requests are served at once; the others wait their turn here, holding nothing.
+
+    Without it, a burst lets many requests take a pooled database connection in their dependencies
+    and then wait for a worker thread that is itself waiting for a connection: the API deadlocks.
+    The liveness probe never waits.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/healthz":
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:  # made in the server's event loop
+            self._slots = asyncio.Semaphore(self.limit)
+        async with self._slots:
+            await self.app(scope, receive, send)

@@ -34,6 +34,9 @@ class ErrorOut(BaseModel):
     detail: str | list[str] = Field(description="What went wrong, for a person.")
 
 
+CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "Conflicts with what exists (the detail says what)."}
+}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No API key, or an unknown or revoked one."},
     403: {"model": ErrorOut, "description": "The key's role may not do this."},

@@ -1,6 +1,7 @@
 """Entry point of the dashboard: `streamlit run dashboard/app.py`.
 
-Sets up the page, the navigation between the Fleet, Machine and Alerts pages, and the login sidebar.
+Sets up the page, the navigation between the Fleet, Machine, Alerts, Quality, Models and Jobs pages,
+and the login sidebar.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def main() -> None:
             st.Page(VIEWS / "fleet.py", title="Fleet", icon="🏭", url_path="fleet", default=True),
             st.Page(VIEWS / "machine.py", title="Machine", icon="📈", url_path="machine"),
             st.Page(VIEWS / "alerts.py", title="Alerts", icon="🚨", url_path="alerts"),
+            st.Page(VIEWS / "quality.py", title="Quality", icon="🔍", url_path="quality"),
+            st.Page(VIEWS / "models.py", title="Models", icon="🧠", url_path="models"),
+            st.Page(VIEWS / "jobs.py", title="Jobs", icon="⚙️", url_path="jobs"),
         ]
     )
     navigation.run()

@@ -17,12 +17,14 @@ import httpx
 from dashboard.records import (
     Alert,
     Event,
+    Health,
     Identity,
     Machine,
     Point,
     Series,
     alert_from_json,
     event_from_json,
+    health_from_json,
     machine_from_json,
     parse_ts,
 )
@@ -68,6 +70,16 @@ class PlantwatchClient:
         self.timeout_s = timeout_s
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError(response.status_code, "bad_response", "the API did not answer JSON") from exc
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The API's answer to a request; every failure (4xx, 5xx, unreachable) as an ApiError."""
         headers = {"X-API-Key": self.api_key} if self.api_key else {}
         try:
             with httpx.Client(base_url=self.base_url, timeout=self.timeout_s, headers=headers) as http:
@@ -84,23 +96,20 @@ class PlantwatchClient:
             if isinstance(body, dict):
                 raise ApiError(response.status_code, str(body.get("error", "error")), body.get("detail", ""))
             raise ApiError(response.status_code, "http_error", response.text[:300] or response.reason_phrase)
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ApiError(response.status_code, "bad_response", "the API did not answer JSON") from exc
+        return response
 
-    def _pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every item of a cursor-paginated list."""
+    def _pages(
+        self, path: str, params: dict[str, Any], *, max_items: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every item of a cursor-paginated list (the first `max_items` when given)."""
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
             page = self._request("GET", path, params={**params, "cursor": cursor} if cursor else params)
             items.extend(page.get("items") or [])
             cursor = page.get("next_cursor")
-            if not cursor:
-                return items
+            if not cursor or (max_items is not None and len(items) >= max_items):
+                return items[:max_items]
 
     def me(self) -> Identity | None:
         """The key's owner and role, or None when this API has no `/me` endpoint."""
@@ -201,12 +210,40 @@ class PlantwatchClient:
         )
         return event_from_json(raw)
 
-    def alerts(self, *, state: str | None = "active", severity: str | None = None, line: str | None = None,
-               limit: int = PAGE_LIMIT) -> list[Alert]:  # fmt: skip
+    def alerts(self, *, state: str | None = "active", severity: str | None = None, rule: str | None = None,
+               line: str | None = None, limit: int = PAGE_LIMIT) -> list[Alert]:  # fmt: skip
         """The newest alerts (one page of `limit`), filtered as the API filters them."""
-        params = {k: v for k, v in {"state": state, "severity": severity, "line": line}.items() if v}
+        wanted = {"state": state, "severity": severity, "rule": rule, "line": line}
+        params = {k: v for k, v in wanted.items() if v}
         raw = self._request("GET", "/alerts", params={**params, "limit": limit})
         return [alert_from_json(item) for item in raw.get("items") or []]
+
+    def active_alerts(self, *, page_size: int = PAGE_LIMIT) -> list[Alert]:
+        """Every open or acknowledged alert of the fleet (following the cursor)."""
+        return [
+            alert_from_json(raw) for raw in self._pages("/alerts", {"state": "active", "limit": page_size})
+        ]
+
+    def machine_alerts(self, ref: str | int, *, opened_before: datetime, limit: int = 200) -> list[Alert]:
+        """The machine's newest alerts (any state) opened before `opened_before`, newest first."""
+        params = {"machine": str(ref), "opened_before": opened_before.isoformat(), "limit": limit}
+        return [alert_from_json(raw) for raw in self._pages("/alerts", params, max_items=limit)]
+
+    def fleet_health(self, *, page_size: int = PAGE_LIMIT) -> list[Health]:
+        """The latest prediction (or `pending`) of every machine, following the cursor."""
+        return [health_from_json(raw) for raw in self._pages("/health", {"limit": page_size})]
+
+    def machine_health(self, ref: str | int) -> Health:
+        return health_from_json(self._request("GET", f"/machines/{_ref(ref)}/health"))
+
+    def predictions(
+        self, ref: str | int, since: datetime, until: datetime, *, max_items: int = SERIES_LIMIT
+    ) -> list[Health]:
+        """The machine's predictions made in [since, until), oldest first; the newest `max_items` when
+        there are more."""
+        params = {"since": since.isoformat(), "until": until.isoformat(), "limit": PAGE_LIMIT}
+        raw = self._pages(f"/machines/{_ref(ref)}/predictions", params, max_items=max_items)
+        return [health_from_json(item) for item in reversed(raw)]
 
     def act_on_alert(self, alert_id: int, action: str, comment: str = "") -> Alert:
         """`acknowledge` or `resolve` an alert, with an optional comment."""

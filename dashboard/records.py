@@ -83,6 +83,35 @@ class Alert:
     acknowledged_by: str | None = None
     shelved_until: datetime | None = None
     comment: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A sensor behind a RUL prediction: `score` cycles of RUL its recent values take away."""
+
+    sensor: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Health:
+    """One prediction of the scoring job for a machine (`GET /health`, `/machines/{m}/predictions`)."""
+
+    machine_id: int
+    machine: str  # path
+    status: str  # ok, degraded, withheld, pending
+    made_at: datetime | None = None
+    rul: float | None = None
+    rul_low: float | None = None
+    rul_high: float | None = None
+    failure_probability: float | None = None
+    horizon: float | None = None
+    health_score: float | None = None
+    reasons: tuple[str, ...] = ()
+    top_sensors: tuple[Driver, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,4 +182,47 @@ def alert_from_json(raw: dict[str, Any]) -> Alert:
         acknowledged_by=raw.get("acknowledged_by"),
         shelved_until=parse_ts(raw.get("shelved_until")),
         comment=raw.get("comment"),
+        acknowledged_at=parse_ts(raw.get("acknowledged_at")),
+        resolved_at=parse_ts(raw.get("resolved_at")),
+        resolved_by=raw.get("resolved_by"),
     )
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def health_from_json(raw: dict[str, Any]) -> Health:
+    return Health(
+        machine_id=int(raw["machine_id"]),
+        machine=str(raw["machine"]),
+        status=str(raw.get("status") or "pending"),
+        made_at=parse_ts(raw.get("made_at")),
+        rul=_opt_float(raw.get("rul")),
+        rul_low=_opt_float(raw.get("rul_low")),
+        rul_high=_opt_float(raw.get("rul_high")),
+        failure_probability=_opt_float(raw.get("failure_probability")),
+        horizon=_opt_float(raw.get("horizon")),
+        health_score=_opt_float(raw.get("health_score")),
+        reasons=tuple(str(r) for r in raw.get("reasons") or []),
+        top_sensors=tuple(
+            Driver(sensor=str(d["sensor"]), score=float(d["score"])) for d in raw.get("top_sensors") or []
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AlertStep:
+    """One step in an alert's life: who did what when (`kind`: opened, acknowledged, comment, …)."""
+
+    at: datetime
+    kind: str
+    actor: str
+    severity: str | None
+    comment: str | None
+
+
+def alert_step_from_json(raw: dict[str, Any]) -> AlertStep:
+    at = parse_ts(raw["at"])
+    assert at is not None
+    return AlertStep(at, str(raw["kind"]), str(raw["actor"]), raw.get("severity"), raw.get("comment"))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
@@ -23,8 +24,12 @@ def libpq_url(url: str) -> str:
     return sqlalchemy_url(url).replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    return create_engine(sqlalchemy_url(url), pool_size=pool_size, pool_pre_ping=True)
+def make_engine(
+    url: str, *, pool_size: int = 5, json_deserializer: Callable[[str | bytes], Any] | None = None
+) -> Engine:
+    """`json_deserializer` decodes JSON/JSONB values read (default: json.loads)."""
+    options: dict[str, Any] = {} if json_deserializer is None else {"json_deserializer": json_deserializer}
+    return create_engine(sqlalchemy_url(url), pool_size=pool_size, pool_pre_ping=True, **options)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

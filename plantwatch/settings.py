@@ -195,6 +195,25 @@ class Settings(BaseSettings):
         description="Largest request body accepted, except image uploads (image_max_bytes); larger ones "
         "are refused with HTTP 413 before they are read.",
     )
+    api_max_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=200,
+        description="Requests the API serves at once (each with a database connection); more wait in line.",
+    )
+    api_key_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds an API key, once checked, is trusted without asking the database again (0: "
+        "every request asks). A key revoked in another process stops working within this time.",
+    )
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="API worker processes (`plantwatch api`); more use more cores. With several, each "
+        "keeps its own request metrics.",
+    )
     api_metrics: bool = Field(
         default=False,
         description="Serve Prometheus metrics at /metrics on the API itself (request rate and latency, "

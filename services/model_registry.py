@@ -159,9 +159,14 @@ def rollback(session: Session, kind: str, scope: str) -> ModelVersion:
 
 
 def list_versions(
-    session: Session, kind: str | None = None, scope: str | None = None, limit: int = 100
+    session: Session,
+    kind: str | None = None,
+    scope: str | None = None,
+    limit: int = 100,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Sequence[ModelVersion]:
-    return repo.list_versions(session, kind, scope, limit)
+    return repo.list_versions(session, kind, scope, limit, since, until)
 
 
 def _decide_same_set(

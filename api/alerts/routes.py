@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.alerts import service
 from api.alerts.schemas import AlertDetailOut, AlertOut, CommentIn, OutcomeIn, RequiredCommentIn, ShelveIn
 from api.deps import ReadKey, SessionDep, SettingsDep, require_role
 from api.pagination import Page
+from api.responses import json_response
 from api.schemas import ERROR_RESPONSES, ErrorOut, Timestamp
 from db.tables import ApiKey
 
@@ -23,7 +24,7 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("", summary="Alerts, newest first")
+@router.get("", summary="Alerts, newest first", response_model=Page[AlertOut])
 def list_alerts(
     session: SessionDep,
     settings: SettingsDep,
@@ -47,12 +48,12 @@ def list_alerts(
     limit: Annotated[
         int | None, Query(ge=1, description="Alerts per page: default 100, at most api_max_page.")
     ] = None,
-) -> Page[AlertOut]:
-    return service.list_alerts(
+) -> Response:
+    return json_response(service.list_alerts(
         session, state=state, severity=severity, rule=rule, line=line, machine=machine, shelved=shelved,
         opened_after=opened_after, opened_before=opened_before, cursor=cursor, limit=limit,
         max_page=settings.api_max_page,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 @router.get("/{alert_id}", summary="One alert with its history and notifications")

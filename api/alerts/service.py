@@ -32,13 +32,6 @@ STATES: dict[str, tuple[str, ...]] = {
     "active": repo.ACTIVE_STATES,
 }
 
-_FIELDS = [name for name in AlertOut.model_fields if name not in ("machine", "line")]
-
-
-def _out(row: repo.AlertRow) -> AlertOut:
-    alert, machine, line = row
-    return AlertOut(machine=machine, line=line, **{name: getattr(alert, name) for name in _FIELDS})
-
 
 def list_alerts(
     session: Session,
@@ -69,16 +62,17 @@ def list_alerts(
     )
     rows = repo.list_alerts(session, where, decode_id_cursor(cursor) or None, size + 1)
     page = rows[:size]
-    next_cursor = encode_cursor(page[-1][0].id) if len(rows) > size else None
-    return Page[AlertOut](items=[_out(row) for row in page], next_cursor=next_cursor)
+    next_cursor = encode_cursor(page[-1]["id"]) if len(rows) > size else None
+    # Validated in one call (in Rust): much cheaper than a model per row built in Python.
+    return Page[AlertOut].model_validate({"items": page, "next_cursor": next_cursor})
 
 
 def get_alert(session: Session, alert_id: int) -> AlertDetailOut:
-    row = repo.get_alert_row(session, alert_id)
+    row = repo.get_shown(session, alert_id)
     if row is None:
         raise not_found(f"alert {alert_id} does not exist")
     return AlertDetailOut(
-        **_out(row).model_dump(),
+        **row,
         history=[
             AlertEventOut.model_validate(e, from_attributes=True) for e in repo.history(session, alert_id)
         ],

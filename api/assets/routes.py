@@ -26,7 +26,7 @@ from api.assets.schemas import (
 from api.deps import AdminKey, ReadKey, SessionDep
 from api.machines.routes import MachineRef
 from api.machines.schemas import MachineOut
-from api.schemas import ERROR_RESPONSES
+from api.schemas import CONFLICT_RESPONSE, ERROR_RESPONSES
 
 router = APIRouter(prefix="/machines", tags=["machines"], responses=ERROR_RESPONSES)
 sites_router = APIRouter(prefix="/sites", tags=["machines"], responses=ERROR_RESPONSES)
@@ -34,12 +34,19 @@ lines_router = APIRouter(prefix="/lines", tags=["machines"], responses=ERROR_RES
 SiteName = Annotated[str, Path(max_length=64)]
 
 
-@router.post("", status_code=201, summary="Register a machine, with its sensors (admin)")
+@router.post(
+    "", status_code=201, summary="Register a machine, with its sensors (admin)", responses=CONFLICT_RESPONSE
+)
 def create_machine(session: SessionDep, _key: AdminKey, body: MachineIn) -> MachineOut:
     return service.create_machine(session, body)
 
 
-@router.post("/{machine:path}/sensors", status_code=201, summary="Add a sensor to a machine (admin)")
+@router.post(
+    "/{machine:path}/sensors",
+    status_code=201,
+    summary="Add a sensor to a machine (admin)",
+    responses=CONFLICT_RESPONSE,
+)
 def add_sensor(session: SessionDep, _key: AdminKey, machine: MachineRef, body: SensorIn) -> MachineOut:
     return service.add_sensor(session, machine, body)
 
@@ -55,7 +62,9 @@ def change_sensor(
     return service.change_sensor(session, machine, sensor, change)
 
 
-@router.patch("/{machine:path}", summary="Set a machine's type and MES code (admin)")
+@router.patch(
+    "/{machine:path}", summary="Set a machine's type and MES code (admin)", responses=CONFLICT_RESPONSE
+)
 def change_machine(
     session: SessionDep, _key: AdminKey, machine: MachineRef, change: MachineChange
 ) -> MachineOut:
@@ -72,7 +81,7 @@ def list_sites(session: SessionDep, _key: ReadKey) -> list[SiteOut]:
     return service.list_sites(session)
 
 
-@sites_router.post("", status_code=201, summary="Create a site (admin)")
+@sites_router.post("", status_code=201, summary="Create a site (admin)", responses=CONFLICT_RESPONSE)
 def create_site(session: SessionDep, _key: AdminKey, body: SiteIn) -> SiteOut:
     return service.create_site(session, body)
 
@@ -96,6 +105,8 @@ def list_lines(
     return service.list_lines(session, site)
 
 
-@lines_router.post("", status_code=201, summary="Create a line on a site (admin)")
+@lines_router.post(
+    "", status_code=201, summary="Create a line on a site (admin)", responses=CONFLICT_RESPONSE
+)
 def create_line(session: SessionDep, _key: AdminKey, body: LineIn) -> LineOut:
     return service.create_line(session, body)

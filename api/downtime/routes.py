@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from api.deps import ReadKey, SessionDep, SettingsDep, require_role
 from api.downtime import service
 from api.downtime.schemas import DowntimeIn, DowntimeOut
-from api.pagination import Page
+from api.pagination import Page, TimeRangeDep
 from api.schemas import ERROR_RESPONSES
 from db.base import utcnow
 from db.tables import ApiKey
@@ -29,11 +30,20 @@ def create_window(session: SessionDep, key: WriterKey, body: DowntimeIn) -> Down
     return service.record_window(session, body, created_by=key.name)
 
 
+def _ending_after(since: datetime | None, current: bool) -> datetime | None:
+    """since/until keep the windows that overlap them; `current` those that have not ended yet."""
+    if not current:
+        return since
+    now = utcnow()
+    return max(since, now) if since is not None else now
+
+
 @router.get("", summary="Downtime windows, newest first")
 def list_windows(
     session: SessionDep,
     settings: SettingsDep,
     _key: ReadKey,
+    period: TimeRangeDep,
     machine: Annotated[
         str | None, Query(max_length=300, description="A machine's windows and its line's.")
     ] = None,
@@ -48,7 +58,8 @@ def list_windows(
         session,
         machine=machine,
         line=line,
-        ending_after=utcnow() if current else None,
+        ending_after=_ending_after(period.since, current),
+        starting_before=period.until,
         cursor=cursor,
         limit=limit,
         max_page=settings.api_max_page,

@@ -60,6 +60,7 @@ def list_windows(
     machine: str | None,
     line: str | None,
     ending_after: datetime | None,
+    starting_before: datetime | None,
     cursor: str | None,
     limit: int | None,
     max_page: int,
@@ -77,6 +78,7 @@ def list_windows(
         machine_id=machine_id,
         line_id=line_id,
         ending_after=ending_after,
+        starting_before=starting_before,
         before_id=after or None,
         limit=size + 1,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminKey, ReadKey, SessionDep
@@ -74,8 +74,9 @@ def create_key(session: SessionDep, _key: AdminKey, body: KeyIn) -> NewKeyOut:
 
 @router.delete("/keys/{key_id}", summary="Revoke an API key (admin); it stops working at once")
 def revoke_key(
-    session: SessionDep, _key: AdminKey, key_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+    request: Request, session: SessionDep, _key: AdminKey, key_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> KeyOut:
+    request.app.state.key_cache.clear()
     if not api_keys.revoke(session, key_id):
         known = session.get(ApiKey, key_id)
         if known is None:

@@ -12,7 +12,8 @@ from api.errors import ApiError
 from api.jobs.schemas import JobRequestOut
 from api.jobs.service import request_run
 from api.models.schemas import ModelVersionOut, RetrainIn, RollbackIn
-from api.schemas import ERROR_RESPONSES
+from api.pagination import TimeRangeDep
+from api.schemas import CONFLICT_RESPONSE, ERROR_RESPONSES
 from db.tables import ApiKey
 from services import model_registry
 
@@ -24,15 +25,18 @@ AdminKey = Annotated[ApiKey, Depends(require_role("admin"))]
 def list_versions(
     session: SessionDep,
     _key: ReadKey,
+    period: TimeRangeDep,
     kind: Annotated[Literal["rul", "qc", "health"] | None, Query()] = None,
-    scope: Annotated[str | None, Query(max_length=64)] = None,
+    scope: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ModelVersionOut]:
-    rows = model_registry.list_versions(session, kind, scope, limit)
+    rows = model_registry.list_versions(session, kind, scope, limit, period.since, period.until)
     return [ModelVersionOut.model_validate(row) for row in rows]
 
 
-@router.post("/{version_id}/promote", summary="Make a version the champion (admin)")
+@router.post(
+    "/{version_id}/promote", summary="Make a version the champion (admin)", responses=CONFLICT_RESPONSE
+)
 def promote(
     session: SessionDep, _key: AdminKey, version_id: Annotated[int, Path(ge=1, lt=2**31)]
 ) -> ModelVersionOut:
@@ -42,7 +46,9 @@ def promote(
         raise ApiError(404, str(error)) from error
 
 
-@router.post("/rollback", summary="Bring back the previous champion of a scope (admin)")
+@router.post(
+    "/rollback", summary="Bring back the previous champion of a scope (admin)", responses=CONFLICT_RESPONSE
+)
 def rollback(session: SessionDep, _key: AdminKey, body: RollbackIn) -> ModelVersionOut:
     try:
         return ModelVersionOut.model_validate(model_registry.rollback(session, body.kind, body.scope))

@@ -29,12 +29,15 @@ class RollbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["rul", "qc"] = "rul"
-    scope: str = Field(min_length=1, max_length=64)
+    scope: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")
 
 
 class RetrainIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scope: str | None = Field(
-        default=None, max_length=64, description="Only this machine type (rul) or line, site/line (qc)."
+        default=None,
+        max_length=64,
+        pattern=r"^[^\x00]*$",
+        description="Only this machine type (rul) or line, site/line (qc).",
     )

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.deps import ReadKey, SessionDep, SettingsDep
 from api.pagination import Page
 from api.predictions import service
 from api.predictions.schemas import MachineHealthOut, PredictRulIn, PredictRulOut
+from api.responses import json_response
 from api.schemas import ERROR_RESPONSES, NameText
 
 router = APIRouter(tags=["health and predictions"], responses=ERROR_RESPONSES)
 
 
-@router.get("/health", summary="Latest health and RUL of every machine, by id")
+@router.get(
+    "/health", summary="Latest health and RUL of every machine, by id", response_model=Page[MachineHealthOut]
+)
 def fleet_health(
     session: SessionDep,
     settings: SettingsDep,
@@ -30,9 +33,11 @@ def fleet_health(
     limit: Annotated[
         int | None, Query(ge=1, description="Machines per page: default 100, at most api_max_page.")
     ] = None,
-) -> Page[MachineHealthOut]:
-    return service.fleet_health(
-        session, site=site, line=line, cursor=cursor, limit=limit, max_page=settings.api_max_page
+) -> Response:
+    return json_response(
+        service.fleet_health(
+            session, site=site, line=line, cursor=cursor, limit=limit, max_page=settings.api_max_page
+        )
     )
 
 

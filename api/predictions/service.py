@@ -3,8 +3,7 @@ sent windows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -14,12 +13,10 @@ from api.machines.service import find_machine
 from api.pagination import Page, TimeRange, decode_id_cursor, decode_time_id_cursor, encode_cursor, page_size
 from api.predictions.schemas import (
     MachineHealthOut,
-    ModelRef,
     PredictRulIn,
     PredictRulOut,
     RulModelOut,
     RulPredictionOut,
-    SensorDeviation,
     SensorDriver,
 )
 from db.repositories import assets as assets_repo
@@ -32,27 +29,40 @@ DEFAULT_TYPE = "default"
 NOT_SCORED = "not scored yet: the score_machines job scores every machine every few minutes"
 
 
+class _MachineLike(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def machine_type(self) -> str | None: ...
+
+
+def _health(machine: _MachineLike, row: Any | None) -> dict[str, Any]:
+    """The fields of MachineHealthOut from a machine and its prediction (a Prediction, or a row of
+    predictions_repo.HEALTH_COLUMNS), left for pydantic to validate."""
+    if row is None:
+        return {
+            "machine_id": machine.id, "machine": machine.path, "machine_type": machine.machine_type,
+            "status": "pending", "made_at": None, "rul": None, "rul_low": None, "rul_high": None,
+            "interval_coverage": None, "failure_probability": None, "horizon": None, "health_score": None,
+            "reasons": [NOT_SCORED], "top_sensors": [], "health_sensors": [], "rul_model": None,
+            "health_model": None,
+        }  # fmt: skip
+    detail: dict[str, Any] = row.detail or {}
+    return {
+        "machine_id": machine.id, "machine": machine.path, "machine_type": machine.machine_type,
+        "status": row.status, "made_at": row.made_at, "rul": row.rul, "rul_low": row.rul_low,
+        "rul_high": row.rul_high, "interval_coverage": detail.get("coverage"),
+        "failure_probability": row.failure_probability, "horizon": detail.get("horizon"),
+        "health_score": row.health_score, "reasons": detail.get("reasons", []),
+        "top_sensors": detail.get("top_sensors", []), "health_sensors": detail.get("health_sensors", []),
+        "rul_model": detail.get("rul_model"), "health_model": detail.get("health_model"),
+    }  # fmt: skip
+
+
 def _health_out(machine: Machine, row: Prediction | None) -> MachineHealthOut:
-    detail: dict[str, Any] = row.detail if row is not None else {}
-    return MachineHealthOut(
-        machine_id=machine.id,
-        machine=machine.path,
-        machine_type=machine.machine_type,
-        status=row.status if row is not None else "pending",  # type: ignore[arg-type]
-        made_at=row.made_at if row is not None else None,
-        rul=row.rul if row is not None else None,
-        rul_low=row.rul_low if row is not None else None,
-        rul_high=row.rul_high if row is not None else None,
-        interval_coverage=detail.get("coverage"),
-        failure_probability=row.failure_probability if row is not None else None,
-        horizon=detail.get("horizon"),
-        health_score=row.health_score if row is not None else None,
-        reasons=list(detail.get("reasons", [])) if row is not None else [NOT_SCORED],
-        top_sensors=[SensorDriver(**d) for d in detail.get("top_sensors", [])],
-        health_sensors=[SensorDeviation(**d) for d in detail.get("health_sensors", [])],
-        rul_model=ModelRef(**detail["rul_model"]) if "rul_model" in detail else None,
-        health_model=ModelRef(**detail["health_model"]) if "health_model" in detail else None,
-    )
+    return MachineHealthOut.model_validate(_health(machine, row))
 
 
 def machine_health(session: Session, ref: str) -> MachineHealthOut:
@@ -93,13 +103,17 @@ def fleet_health(
     max_page: int,
 ) -> Page[MachineHealthOut]:
     limit = page_size(limit, max_page, "machines")
-    after_id = decode_id_cursor(cursor)
-    machines = assets_repo.list_machines(session, site=site, line=line, after_id=after_id, limit=limit + 1)
-    page: Sequence[Machine] = machines[:limit]
-    latest = predictions_repo.latest_for_machines(session, [m.id for m in page])
-    return Page[MachineHealthOut](
-        items=[_health_out(machine, latest.get(machine.id)) for machine in page],
-        next_cursor=encode_cursor(page[-1].id) if len(machines) > limit else None,
+    machines = assets_repo.machine_refs(
+        session, site=site, line=line, after_id=decode_id_cursor(cursor), limit=limit + 1
+    )
+    page = machines[:limit]
+    latest = predictions_repo.latest_health(session, [m.id for m in page])
+    # One validation (in Rust) of the whole page: far cheaper than a model per machine.
+    return Page[MachineHealthOut].model_validate(
+        {
+            "items": [_health(machine, latest.get(machine.id)) for machine in page],
+            "next_cursor": encode_cursor(page[-1].id) if len(machines) > limit else None,
+        }
     )
 
 

@@ -1,4 +1,5 @@
-"""Alerts page: open and recent alerts with filters; acknowledge or resolve one with a comment."""
+"""Alerts page: open and recent alerts with filters (state, severity, rule, line); one alert's history;
+acknowledge or resolve one with a comment. `?alert=<id>` (the Machine page's links) picks that alert."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import session
+from dashboard import ops_session, session
 from dashboard.client import ApiError
 from dashboard.records import Alert
 
@@ -15,6 +16,16 @@ STATES = {"Active (open or acknowledged)": "active", "Open": "open", "Acknowledg
           "Resolved": "resolved", "All": None}  # fmt: skip
 SEVERITIES = {"All": None, "Critical": "critical", "Warning": "warning", "Info": "info"}
 ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
+RULE_NAMES = (
+    "rul_low",
+    "failure_probability_high",
+    "silent",
+    "quality",
+    "sensor_out_of_range",
+    "sensor_stuck",
+)
+RULES: dict[str, str | None] = {"All": None, **{rule: rule for rule in RULE_NAMES}}
+HISTORY_PICK = "alert_history_pick"
 
 
 def _table(alerts: list[Alert]) -> pd.DataFrame:
@@ -38,12 +49,42 @@ def _table(alerts: list[Alert]) -> pd.DataFrame:
     )
 
 
+def _label(alert: Alert) -> str:
+    return f"#{alert.id} {alert.severity} {alert.rule} on {alert.machine or alert.line}"
+
+
+def _history(alerts: list[Alert]) -> None:
+    """The steps of the alert named in the URL, or picked here."""
+    st.subheader("History")
+    labels = {_label(a): a for a in alerts}
+    wanted = st.query_params.get("alert")
+    named = next((label for label, a in labels.items() if str(a.id) == wanted), None)
+    if named is not None:
+        st.session_state[HISTORY_PICK] = named
+    elif st.session_state.get(HISTORY_PICK) not in labels:
+        st.session_state[HISTORY_PICK] = next(iter(labels))
+    chosen = labels[str(st.selectbox("Alert", list(labels), key=HISTORY_PICK))]
+    st.query_params["alert"] = str(chosen.id)
+    try:
+        steps = ops_session.client().alert_history(chosen.id)
+    except ApiError as exc:
+        session.show_api_error(exc, "read the alert's history")
+        return
+    tz = session.display_tz()
+    rows = [
+        {"when": s.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), "what": s.kind, "who": s.actor,
+         "severity": s.severity or "", "comment": s.comment or ""}
+        for s in steps
+    ]  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="alert_history")
+
+
 def _act(alerts: list[Alert]) -> None:
     active = [a for a in alerts if a.state != "resolved"]
     if not active:
         return
     st.subheader("Act on an alert")
-    labels = {f"#{a.id} {a.severity} {a.rule} on {a.machine or a.line}": a for a in active}
+    labels = {_label(a): a for a in active}
     with st.form("alert_action", clear_on_submit=True):
         chosen = st.selectbox("Alert", list(labels), key="alert_choice")
         comment = st.text_input("Comment (what you found or did)", key="alert_comment", max_chars=2000)
@@ -65,12 +106,13 @@ def _act(alerts: list[Alert]) -> None:
 def alerts_body() -> None:
     if not session.require_key():
         return
-    left, middle, right = st.columns(3)
-    state = STATES[str(left.selectbox("State", list(STATES), key="alerts_state"))]
-    severity = SEVERITIES[str(middle.selectbox("Severity", list(SEVERITIES), key="alerts_severity"))]
-    line = right.text_input("Line (site/line)", key="alerts_line").strip() or None
+    columns = st.columns(4)
+    state = STATES[str(columns[0].selectbox("State", list(STATES), key="alerts_state"))]
+    severity = SEVERITIES[str(columns[1].selectbox("Severity", list(SEVERITIES), key="alerts_severity"))]
+    rule = RULES[str(columns[2].selectbox("Rule", list(RULES), key="alerts_rule"))]
+    line = columns[3].text_input("Line (site/line)", key="alerts_line").strip() or None
     try:
-        alerts = session.client().alerts(state=state, severity=severity, line=line, limit=200)
+        alerts = session.client().alerts(state=state, severity=severity, rule=rule, line=line, limit=200)
     except ApiError as exc:
         session.show_api_error(exc, "list alerts")
         return
@@ -82,8 +124,10 @@ def alerts_body() -> None:
         st.info("No alert matches these filters. Alerts open when a rule fires (docs/alerts.md).")
         return
     st.dataframe(_table(alerts), hide_index=True, width="stretch")
+    _history(alerts)
     _act(alerts)
 
 
 st.title("Alerts")
-alerts_body()
+# The page's data refreshes itself (PLANTWATCH_DASHBOARD_REFRESH_S); widgets keep their state.
+st.fragment(alerts_body, run_every=session.refresh_every())()

@@ -1,4 +1,5 @@
-"""Machine page: one machine's sensor trends, its maintenance and failure events, and a form to log one.
+"""Machine page: one machine's health (current prediction and its drivers, predicted RUL over time),
+sensor trends with their normal bands, alerts and events, and a form to log maintenance or a failure.
 
 The machine is in the URL (`?machine=site/line/machine`), so a view can be shared.
 """
@@ -15,6 +16,7 @@ from dashboard import session
 from dashboard.charts import trend_figure
 from dashboard.client import ApiError
 from dashboard.formatting import events_table, last_seen_label
+from dashboard.machine_health import alert_timeline, current_prediction, drivers, rul_history
 from dashboard.records import Machine, Point
 
 RANGES = {
@@ -78,7 +80,14 @@ def _charts(machine_id: int, sensors: list[str], range_label: str) -> None:
         events = []
     seen = last_seen_label(machine.last_activity, datetime.now(UTC), session.settings().silent_after_s)
     st.caption(f"Last seen {seen} · times in {tz}")
-    if not sensors:
+    left, right = st.columns([2, 1])
+    with left:
+        health = current_prediction(machine, tz)
+        rul_history(machine, health, events, (start, end), range_label, tz)
+    with right:
+        drivers(health)
+    st.subheader("Sensors")
+    if not sensors and machine.sensors:
         st.info("Pick at least one sensor to see its trend.")
     columns = st.columns(2) if len(sensors) > 1 else [st.container()]
     for index, name in enumerate(sensors):
@@ -118,6 +127,7 @@ def _charts(machine_id: int, sensors: list[str], range_label: str) -> None:
                     f"Too many readings for {range_label}: showing the latest {len(series.points)} "
                     f"(since {since:%Y-%m-%d %H:%M}). Pick a shorter range to see every reading."
                 )
+    alert_timeline(machine, start, end, range_label, tz)
     st.subheader("Recent events")
     if events:
         st.dataframe(events_table(events, tz), hide_index=True, width="stretch")
@@ -179,6 +189,7 @@ def machine_page() -> None:
     left, right = st.columns([1, 2])
     range_label = left.radio("Time range", list(RANGES), index=1, horizontal=True, key="machine_range")
     names = [s.name for s in sorted(machine.sensors, key=lambda s: s.position)]
+    sensors: list[str] = []
     if not names:
         st.info(
             f"{machine.path} has no sensors yet: they appear with its first reading "
@@ -186,7 +197,7 @@ def machine_page() -> None:
         )
     else:
         sensors = right.multiselect("Sensors", names, default=names, key=f"machine_sensors_{machine.id}")
-        st.fragment(_charts, run_every=session.refresh_every())(machine.id, sensors, range_label)
+    st.fragment(_charts, run_every=session.refresh_every())(machine.id, sensors, range_label)
     _event_form(machine)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from db.tables import Alert, AlertEvent, Line, Machine, Notification, Site
@@ -100,28 +101,40 @@ class AlertFilter:
 
 
 AlertRow = tuple[Alert, str | None, str]  # the alert, its machine's path, its line as site/line
+ShownAlert = dict[str, Any]
+"""An alert's columns (but its subject's ids and outcome bookkeeping) as plain values, with `machine`
+(its machine's path, None for a line's alert) and `line` (site/line): what lists show, read without
+building ORM objects."""
+
+_SHOWN = [c for c in Alert.__table__.c if c.name not in ("machine_id", "line_id", "outcome_at", "outcome_by")]
 
 
-def _with_subject() -> Select[Alert, str, str, str]:
+def _with_subject(which: ColumnElement[bool]) -> Select[Any]:
+    """The alerts `which` picks, newest first, with their subject."""
     return (
-        select(Alert, Machine.path, Site.name, Line.name)
+        select(*_SHOWN, Machine.path.label("machine"), (Site.name + "/" + Line.name).label("line"))
         .outerjoin(Machine, Machine.id == Alert.machine_id)
         .join(Line, Line.id == func.coalesce(Machine.line_id, Alert.line_id))
         .join(Site, Site.id == Line.site_id)
+        .where(which)
+        .order_by(Alert.id.desc())
     )
 
 
-def list_alerts(session: Session, where: AlertFilter, before_id: int | None, limit: int) -> list[AlertRow]:
+def list_alerts(session: Session, where: AlertFilter, before_id: int | None, limit: int) -> list[ShownAlert]:
     """Alerts matching `where`, newest first (page backwards with `before_id`)."""
-    query = _with_subject().order_by(Alert.id.desc()).limit(limit)
+    # The page's ids first, so that only its alerts are joined with their subjects.
+    query = select(Alert.id).order_by(Alert.id.desc()).limit(limit)
     if where.states:
         query = query.where(Alert.state.in_(list(where.states)))
     if where.severity is not None:
         query = query.where(Alert.severity == where.severity)
     if where.rule is not None:
         query = query.where(Alert.rule == where.rule)
-    if where.line_id is not None:
-        query = query.where(Line.id == where.line_id)
+    if where.line_id is not None:  # a machine's alert is on its machine's line, a line's on its own
+        on_line = select(Machine.id).where(Machine.line_id == where.line_id)
+        own = and_(Alert.machine_id.is_(None), Alert.line_id == where.line_id)
+        query = query.where(or_(Alert.machine_id.in_(on_line), own))
     if where.machine_id is not None:
         query = query.where(Alert.machine_id == where.machine_id)
     if where.shelved is not None and where.shelved_at is not None:
@@ -133,15 +146,26 @@ def list_alerts(session: Session, where: AlertFilter, before_id: int | None, lim
         query = query.where(Alert.opened_at < where.opened_before)
     if before_id is not None:
         query = query.where(Alert.id < before_id)
-    return [(alert, path, f"{site}/{line}") for alert, path, site, line in session.execute(query)]
+    return [dict(row) for row in session.execute(_with_subject(Alert.id.in_(query))).mappings()]
 
 
 def get_alert_row(session: Session, alert_id: int) -> AlertRow | None:
-    found = session.execute(_with_subject().where(Alert.id == alert_id)).first()
+    found = session.execute(
+        select(Alert, Machine.path, Site.name, Line.name)
+        .outerjoin(Machine, Machine.id == Alert.machine_id)
+        .join(Line, Line.id == func.coalesce(Machine.line_id, Alert.line_id))
+        .join(Site, Site.id == Line.site_id)
+        .where(Alert.id == alert_id)
+    ).first()
     if found is None:
         return None
     alert, path, site, line = found
     return alert, path, f"{site}/{line}"
+
+
+def get_shown(session: Session, alert_id: int) -> ShownAlert | None:
+    found = session.execute(_with_subject(Alert.id == alert_id)).mappings().first()
+    return dict(found) if found is not None else None
 
 
 def history(session: Session, alert_id: int) -> Sequence[AlertEvent]:

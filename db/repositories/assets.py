@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, joinedload
 
@@ -65,6 +65,10 @@ def sensor_positions(session: Session, machine_id: int) -> dict[str, int]:
     return {name: position for name, position in rows}
 
 
+def find_sensor(session: Session, machine_id: int, name: str) -> Sensor | None:
+    return session.scalar(select(Sensor).where(Sensor.machine_id == machine_id, Sensor.name == name))
+
+
 def register_sensors(session: Session, machine_id: int, names: Iterable[str]) -> dict[str, int]:
     """Give every new sensor name the machine's next array position; returns all positions."""
     positions = sensor_positions(session, machine_id)
@@ -91,16 +95,20 @@ def list_machines(
     after_id: int = 0,
     limit: int = 100,
     include_retired: bool = False,
+    with_sensors: bool = True,
 ) -> Sequence[Machine]:
+    """Machines by id after `after_id`; `with_sensors=False` leaves `sensors` unloaded (much faster)."""
     query = (
         select(Machine)
         .join(Machine.line)
         .join(Line.site)
-        .options(joinedload(Machine.line).joinedload(Line.site), joinedload(Machine.sensors))
+        .options(joinedload(Machine.line).joinedload(Line.site))
         .where(Machine.id > after_id)
         .order_by(Machine.id)
         .limit(limit)
     )
+    if with_sensors:
+        query = query.options(joinedload(Machine.sensors))
     if site is not None:
         query = query.where(Site.name == site)
     if line is not None:
@@ -108,6 +116,26 @@ def list_machines(
     if not include_retired:
         query = query.where(Machine.retired_at.is_(None))
     return session.scalars(query).unique().all()
+
+
+def machine_refs(
+    session: Session, *, site: str | None, line: str | None, after_id: int, limit: int
+) -> Sequence[Row[int, str, str | None]]:
+    """(id, path, machine_type) of active machines by id after `after_id`: a page of machines for
+    lists that need no more of them, read without building ORM objects."""
+    query = (
+        select(Machine.id, Machine.path, Machine.machine_type)
+        .join(Line, Line.id == Machine.line_id)
+        .join(Site, Site.id == Line.site_id)
+        .where(Machine.id > after_id, Machine.retired_at.is_(None))
+        .order_by(Machine.id)
+        .limit(limit)
+    )
+    if site is not None:
+        query = query.where(Site.name == site)
+    if line is not None:
+        query = query.where(Line.name == line)
+    return session.execute(query).all()
 
 
 def count_machines(session: Session) -> int:

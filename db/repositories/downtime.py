@@ -32,10 +32,12 @@ def list_windows(
     machine_id: int | None = None,
     line_id: int | None = None,
     ending_after: datetime | None = None,
+    starting_before: datetime | None = None,
     before_id: int | None = None,
     limit: int = 100,
 ) -> Sequence[DowntimeWindow]:
-    """Windows, newest first; `machine_id` also matches the windows of the machine's line (`line_id`)."""
+    """Windows, newest first; `machine_id` also matches the windows of the machine's line (`line_id`);
+    `ending_after` and `starting_before` keep those that overlap that time."""
     query = select(DowntimeWindow).order_by(DowntimeWindow.id.desc()).limit(limit)
     if machine_id is not None:
         query = query.where(
@@ -47,6 +49,8 @@ def list_windows(
         query = query.where(DowntimeWindow.line_id == line_id)
     if ending_after is not None:
         query = query.where(DowntimeWindow.ends_at > ending_after)
+    if starting_before is not None:
+        query = query.where(DowntimeWindow.starts_at < starting_before)
     if before_id is not None:
         query = query.where(DowntimeWindow.id < before_id)
     return session.scalars(query).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -58,10 +59,19 @@ def previous_champion(session: Session, kind: str, scope: str, before_id: int) -
 
 
 def list_versions(
-    session: Session, kind: str | None = None, scope: str | None = None, limit: int = 100
+    session: Session,
+    kind: str | None = None,
+    scope: str | None = None,
+    limit: int = 100,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Sequence[ModelVersion]:
-    """Versions newest first."""
+    """Versions newest first (created in [since, until) when given)."""
     query = select(ModelVersion)
+    if since is not None:
+        query = query.where(ModelVersion.created_at >= since)
+    if until is not None:
+        query = query.where(ModelVersion.created_at < until)
     if kind is not None:
         query = query.where(ModelVersion.kind == kind)
     if scope is not None:

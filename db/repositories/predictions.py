@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Integer, Row, any_, bindparam, delete, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.orm import Session
 
 from db.tables import Prediction
@@ -28,6 +30,29 @@ def latest_for_machines(session: Session, machine_ids: Iterable[int]) -> dict[in
         .order_by(Prediction.machine_id, Prediction.made_at.desc(), Prediction.id.desc())
     )
     return {row.machine_id: row for row in rows}
+
+
+HEALTH_COLUMNS = (
+    Prediction.machine_id, Prediction.made_at, Prediction.status, Prediction.rul, Prediction.rul_low,
+    Prediction.rul_high, Prediction.failure_probability, Prediction.health_score, Prediction.detail,
+)  # fmt: skip
+
+
+def latest_health(session: Session, machine_ids: Iterable[int]) -> dict[int, Row[Any]]:
+    """Each machine's newest prediction as a row of HEALTH_COLUMNS (never scored: absent), read
+    without building ORM objects."""
+    ids = sorted(set(machine_ids))
+    if not ids:
+        return {}
+    # One array parameter: an IN list of 100 would be rendered and parsed again on every call.
+    rows = session.execute(
+        select(*HEALTH_COLUMNS)
+        .where(Prediction.machine_id == any_(bindparam("ids", type_=ARRAY(Integer))))
+        .ext(distinct_on(Prediction.machine_id))
+        .order_by(Prediction.machine_id, Prediction.made_at.desc(), Prediction.id.desc()),
+        {"ids": ids},
+    )
+    return {row.machine_id: row for row in rows.all()}
 
 
 def delete_before(session: Session, before: datetime, keep_ids: Collection[int] = ()) -> int:

@@ -19,7 +19,7 @@ def sensor_series(
         ),
         {"m": machine_id, "pos": position, "start": start, "end": end, "limit": limit},
     )
-    return [(ts, value) for ts, value in rows]
+    return [(ts, value) for ts, value in rows.all()]  # all(): one fetch, not one per row
 
 
 def latest_values(session: Session, machine_ids: list[int]) -> dict[int, tuple[datetime, list[float | None]]]:

@@ -91,5 +91,6 @@ def raw_bucketed_series(
 def _buckets(
     session: Session, sql: str, params: dict[str, Any], width: timedelta, limit: int | None
 ) -> list[Bucket]:
-    rows = session.execute(text(sql), {**params, "width": width, "origin": BUCKET_ORIGIN, "limit": limit})
-    return [Bucket(ts, avg, low, high, n) for ts, avg, low, high, n in rows]
+    result = session.execute(text(sql), {**params, "width": width, "origin": BUCKET_ORIGIN, "limit": limit})
+    # all() fetches every row in one call; iterating the result would fetch them one by one.
+    return [Bucket(ts, avg, low, high, n) for ts, avg, low, high, n in result.all()]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -96,29 +95,14 @@ def api(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from api.app import create_app
-    from api.middleware import RequestIdFilter
+    """Serve the REST API (OpenAPI docs at /docs); PLANTWATCH_API_WORKERS processes."""
+    from plantwatch.cli.api_server import serve
     from plantwatch.metrics import serve_metrics
 
     settings = common.settings()
     common.database_url(settings)
-    # Every line logged while serving a request names it (the X-Request-ID its answer carries).
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RequestIdFilter())
-        handler.setFormatter(
-            logging.Formatter(common.LOG_FORMAT.replace("%(name)s", "%(name)s [%(request_id)s]"))
-        )
     serve_metrics(settings, "api")
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        log_level=settings.log_level.lower(),
-        access_log=False,  # api.requests logs each request, with its id and duration
-    )
+    serve(settings, host or settings.api_host, port or settings.api_port)
 
 
 @app.command()

@@ -16,8 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,18 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
 from db.engine import transaction
 from db.repositories.assets import register_machine, register_sensors
 from db.tables import Machine, Prediction, Sensor
-from plantwatch.embedded import free_port
 from plantwatch.settings import Settings
 from services import alerts
 from tests.api.conftest import insert_readings
+from tests.live_api import ApiServer
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 SKIP_MARK = "# not run by the test"
@@ -113,31 +109,6 @@ def run_example(example: Example, env: dict[str, str], cwd: Path) -> None:
             assert_shape(example.response, got)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{said}") from exc
-
-
-class ApiServer:
-    """uvicorn serving `create_app(settings)` on a free port in a daemon thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="doc-examples-api", daemon=True)
-
-    def start(self, timeout_s: float = 20.0) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"the test API did not start on port {self.port}")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -49,12 +50,16 @@ def test_bearer_key_is_accepted(client: TestClient, keys: dict[str, str]) -> Non
 
 
 def test_revoked_key_is_401(
-    client: TestClient, keys: dict[str, str], session_factory: sessionmaker[Session]
+    api_settings: Settings, keys: dict[str, str], session_factory: sessionmaker[Session]
 ) -> None:
-    assert client.get("/api/v1/machines", headers=auth(keys["viewer"])).status_code == 200
-    with transaction(session_factory) as session:
-        assert revoke_by_name(session, "viewer-key") == 1
-    assert_error(client.get("/api/v1/machines", headers=auth(keys["viewer"])), 401, "unauthorized")
+    """Revoked elsewhere (the CLI): refused once the API's cached check expires (api_key_cache_s)."""
+    settings = api_settings.model_copy(update={"api_key_cache_s": 0.5})
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/api/v1/machines", headers=auth(keys["viewer"])).status_code == 200
+        with transaction(session_factory) as session:
+            assert revoke_by_name(session, "viewer-key") == 1
+        time.sleep(0.6)
+        assert_error(client.get("/api/v1/machines", headers=auth(keys["viewer"])), 401, "unauthorized")
 
 
 def test_viewer_posting_an_event_is_403(client: TestClient, keys: dict[str, str], fleet: Fleet) -> None:

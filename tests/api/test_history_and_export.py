@@ -70,6 +70,13 @@ def test_lists_filter_by_time(client: TestClient, keys: dict[str, str], fleet: F
         "/api/v1/machines/s1/l1/m1/events", params={"since": since}, headers=auth(keys["viewer"])
     )
     assert [e["ts"][:13] for e in events.json()["items"]] == [(T0 + timedelta(hours=5)).isoformat()[:13]]
-    for url in ("/api/v1/jobs/runs", "/api/v1/dead-letters", "/api/v1/audit"):
+    for url in (
+        "/api/v1/jobs/runs",
+        "/api/v1/dead-letters",
+        "/api/v1/audit",
+        "/api/v1/downtime",
+        "/api/v1/models",
+    ):
         answer = client.get(url, params={"since": "2999-01-01T00:00:00Z"}, headers=auth(keys["admin"]))
-        assert answer.status_code == 200 and answer.json()["items"] == [], url
+        body = answer.json()
+        assert answer.status_code == 200 and (body if url.endswith("models") else body["items"]) == [], url

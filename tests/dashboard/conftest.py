@@ -7,8 +7,6 @@ tables (`db_url`), its own seed and its own keys, and fresh dashboard settings a
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,18 +14,16 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-import uvicorn
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from api.app import create_app
 from db.engine import transaction
 from db.repositories.assets import register_machine, register_sensors
 from db.tables import Machine, MachineEvent, Sensor
-from plantwatch.embedded import free_port
 from plantwatch.settings import Settings, get_settings
 from services.api_keys import create_key
+from tests.live_api import ApiServer
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -35,31 +31,6 @@ APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 def app_test() -> AppTest:
     """The dashboard as `streamlit run dashboard/app.py` starts it (the first run imports a lot)."""
     return AppTest.from_file(APP, default_timeout=30)
-
-
-class ApiServer:
-    """uvicorn serving `create_app(settings)` on a free port in a daemon thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="test-api", daemon=True)
-
-    def start(self, timeout_s: float = 20.0) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"the test API did not start on port {self.port}")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

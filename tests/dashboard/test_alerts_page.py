@@ -76,3 +76,24 @@ def test_acknowledge_then_resolve(
     with transaction(session_factory) as session:
         states = dict(session.execute(select(Alert.id, Alert.state)).all())
     assert states[seeded_alerts["low"]] == "resolved" and states[seeded_alerts["stuck"]] == "open"
+
+
+def test_rule_filter_and_an_alerts_history_from_a_link(
+    seeded_alerts: dict[str, int], session_factory: sessionmaker[Session]
+) -> None:
+    at = alerts_page()
+    at.selectbox(key="alerts_rule").select("sensor_stuck").run()
+    assert list(at.dataframe[0].value["id"]) == [seeded_alerts["stuck"]]
+    at.selectbox(key="alerts_rule").select("All").run()
+
+    with transaction(session_factory) as session:
+        low = session.get_one(Alert, seeded_alerts["low"])
+        alerts.acknowledge(session, low, "someone", "looking", low.opened_at + timedelta(minutes=5))
+    linked = app_test()
+    linked.query_params["alert"] = str(seeded_alerts["low"])
+    linked.run()
+    linked.switch_page("views/alerts.py").run()
+    assert not linked.exception
+    assert str(linked.selectbox(key="alert_history_pick").value).startswith(f"#{seeded_alerts['low']} ")
+    history = linked.dataframe[1].value
+    assert list(history["what"])[-1] == "acknowledged" and list(history["comment"])[-1] == "looking"

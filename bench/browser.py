@@ -1,0 +1,68 @@
+"""Every dashboard page in a real browser: Debian's chromium driven by Playwright (used by the browser
+test in tests/plantwatch/test_up.py and by bench.dashboard).
+
+`chromium()` finds the browser, installing Debian's package when the tests run as root with apt
+(the test setup of a fresh machine); `visit_pages` opens each page as a plant engineer would, waits
+until Streamlit has finished running it, measures how long that took, collects any error the page
+shows, and saves a screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+PAGES = ("fleet", "machine", "alerts", "quality", "models", "jobs")
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"], [role="dialog"]'
+RUNNING = '[data-testid="stStatusWidget"]'  # Streamlit's "Running…" indicator
+SETTLE_S = 1.0  # charts draw after the script has finished
+
+
+@dataclass
+class PageVisit:
+    name: str
+    load_s: float
+    errors: list[str]
+    screenshot: Path
+
+
+def chromium() -> str | None:
+    """The chromium executable; installs Debian's package first where that is possible."""
+    found = shutil.which("chromium")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "chromium"],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            capture_output=True,
+            timeout=900,
+            check=False,
+        )
+        found = shutil.which("chromium")
+    return found
+
+
+def visit_pages(base_url: str, executable: str, out_dir: Path) -> list[PageVisit]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    visits = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1440, "height": 900})  # a laptop screen
+        for name in PAGES:
+            started = time.monotonic()
+            page.goto(f"{base_url}/{'' if name == PAGES[0] else name}")  # the first is the default page
+            page.wait_for_selector("h1", timeout=60_000)
+            page.wait_for_selector(RUNNING, state="detached", timeout=60_000)
+            load_s = time.monotonic() - started
+            time.sleep(SETTLE_S)
+            errors = [element.inner_text() for element in page.query_selector_all(ERRORS)]
+            shot = out_dir / f"{name}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            visits.append(PageVisit(name, round(load_s, 2), errors, shot))
+        browser.close()
+    return visits

@@ -1,0 +1,115 @@
+"""The Fleet page's health grid, without Streamlit: the colour band of each machine's latest
+prediction, one table per line (health, RUL, failure probability, open alerts, last seen, latest
+values, link), and the fleet's counts per band. Tested directly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from dashboard.formatting import last_seen_label, line_table
+from dashboard.records import Alert, Health, Machine
+
+BANDS = ("critical", "warning", "ok", "none")
+BAND_LABELS = {"critical": "🔴 critical", "warning": "🟠 warning", "ok": "🟢 ok", "none": "⚪ no prediction"}
+HEALTH_COLUMNS = ["machine", "health", "RUL", "RUL interval", "P(failure)", "open alerts", "last seen",
+                  "details", "why"]  # fmt: skip
+NO_HEALTH = "the API did not say (see the error above)"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where the bands start: the default `rul_low` and `failure_probability_high` alert rules'."""
+
+    rul_warning: float
+    rul_critical: float
+    probability_warning: float
+    probability_critical: float
+
+
+def band(health: Health | None, limits: Thresholds) -> str:
+    """critical / warning / ok from the predicted RUL and failure probability (the worse of the two);
+    none when there is no usable prediction (pending, withheld, or neither figure)."""
+    if health is None or health.status in ("pending", "withheld"):
+        return "none"
+    rul, probability = health.rul, health.failure_probability
+    if rul is None and probability is None:
+        return "none"
+    if (rul is not None and rul <= limits.rul_critical) or (
+        probability is not None and probability >= limits.probability_critical
+    ):
+        return "critical"
+    if (rul is not None and rul <= limits.rul_warning) or (
+        probability is not None and probability >= limits.probability_warning
+    ):
+        return "warning"
+    return "ok"
+
+
+def why(health: Health | None) -> str:
+    """The API's reasons for a degraded, withheld or pending prediction; empty when it is ok."""
+    if health is None:
+        return NO_HEALTH
+    if health.reasons:
+        return "; ".join(health.reasons)
+    return "" if health.status == "ok" else health.status
+
+
+def interval_text(health: Health | None) -> str:
+    if health is None or health.rul_low is None or health.rul_high is None:
+        return ""
+    return f"{health.rul_low:.0f}-{health.rul_high:.0f}"
+
+
+def open_alerts_by_machine(alerts: Iterable[Alert]) -> Counter[str]:
+    """Active alerts per machine path (line alerts are counted per line by `line_alert_counts`)."""
+    return Counter(a.machine for a in alerts if a.machine is not None and a.state != "resolved")
+
+
+def line_alert_counts(alerts: Iterable[Alert]) -> Counter[str]:
+    """Active alerts raised on a line itself (not one of its machines), per `site/line`."""
+    return Counter(a.line for a in alerts if a.machine is None and a.state != "resolved")
+
+
+def health_table(
+    machines: Sequence[Machine],
+    health: Mapping[int, Health] | None,
+    open_alerts: Mapping[str, int] | None,
+    limits: Thresholds,
+    now: datetime,
+    stale_after_s: float,
+) -> pd.DataFrame:
+    """One row per machine of a line. `health` or `open_alerts` None: the API did not answer."""
+    rows = []
+    for machine in machines:
+        found = None if health is None else health.get(machine.id)
+        rows.append(
+            {
+                "machine": machine.name,
+                "health": BAND_LABELS[band(found, limits)],
+                "RUL": found.rul if found else None,
+                "RUL interval": interval_text(found),
+                "P(failure)": found.failure_probability if found else None,
+                "open alerts": None if open_alerts is None else open_alerts.get(machine.path, 0),
+                "last seen": last_seen_label(machine.last_activity, now, stale_after_s),
+                "why": why(found) if health is not None else NO_HEALTH,
+            }
+        )
+    values = line_table(machines, now, stale_after_s)  # the latest value of each sensor, and the link
+    table = pd.DataFrame(rows, columns=[c for c in HEALTH_COLUMNS if c != "details"])
+    table.insert(HEALTH_COLUMNS.index("details"), "details", values["details"].to_list())
+    sensors = values.drop(columns=["machine", "last seen", "details"])
+    return pd.concat([table, sensors.reset_index(drop=True)], axis=1)
+
+
+def band_counts(
+    machines: Iterable[Machine], health: Mapping[int, Health] | None, limits: Thresholds
+) -> dict[str, int]:
+    """Machines per band, every band present (in BANDS order)."""
+    counted = Counter(band(None if health is None else health.get(m.id), limits) for m in machines)
+    return {name: counted.get(name, 0) for name in BANDS}

@@ -1,0 +1,80 @@
+"""Cached reads of the Fleet and Machine pages' health data, on top of `dashboard.session`: the
+fleet's latest predictions and active alerts, one machine's prediction, prediction history and
+alerts, and the band thresholds. Like `session`, the API URL and key are part of each cache key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+from dashboard import session
+from dashboard.client import PlantwatchClient
+from dashboard.fleet_grid import Thresholds
+from dashboard.records import Alert, Health
+
+TTL_S = session.CACHE_TTL_S
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _fleet_health(api_url: str, api_key: str | None) -> dict[int, Health]:
+    return {h.machine_id: h for h in PlantwatchClient(api_url, api_key).fleet_health()}
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _active_alerts(api_url: str, api_key: str | None) -> list[Alert]:
+    return PlantwatchClient(api_url, api_key).active_alerts()
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _machine_health(api_url: str, api_key: str | None, machine_id: int) -> Health:
+    return PlantwatchClient(api_url, api_key).machine_health(machine_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _predictions(
+    api_url: str, api_key: str | None, machine_id: int, start: datetime, end: datetime
+) -> list[Health]:
+    return PlantwatchClient(api_url, api_key).predictions(machine_id, start, end)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _machine_alerts(api_url: str, api_key: str | None, machine_id: int, end: datetime) -> list[Alert]:
+    return PlantwatchClient(api_url, api_key).machine_alerts(machine_id, opened_before=end)
+
+
+def fleet_health() -> dict[int, Health]:
+    """Every machine's latest prediction, by machine id."""
+    return _fleet_health(session.settings().api_url, session.current_key())
+
+
+def active_alerts() -> list[Alert]:
+    return _active_alerts(session.settings().api_url, session.current_key())
+
+
+def machine_health(machine_id: int) -> Health:
+    return _machine_health(session.settings().api_url, session.current_key(), machine_id)
+
+
+def predictions(machine_id: int, start: datetime, end: datetime) -> list[Health]:
+    """The machine's predictions in [start, end), oldest first."""
+    return _predictions(session.settings().api_url, session.current_key(), machine_id, start, end)
+
+
+def machine_alerts(machine_id: int, start: datetime, end: datetime) -> list[Alert]:
+    """The machine's alerts active at some time in [start, end), the latest opened first."""
+    found = _machine_alerts(session.settings().api_url, session.current_key(), machine_id, end)
+    shown = [a for a in found if a.resolved_at is None or a.resolved_at >= start]
+    return sorted(shown, key=lambda a: (a.opened_at, a.id), reverse=True)
+
+
+def thresholds() -> Thresholds:
+    """The default alert rules' thresholds (PLANTWATCH_ALERT_RUL_* and _FAILURE_PROBABILITY_*)."""
+    settings = session.settings()
+    return Thresholds(
+        rul_warning=settings.alert_rul_warning,
+        rul_critical=settings.alert_rul_critical,
+        probability_warning=settings.alert_failure_probability_warning,
+        probability_critical=settings.alert_failure_probability_critical,
+    )
