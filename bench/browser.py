@@ -20,8 +20,9 @@ from playwright.sync_api import sync_playwright
 
 PAGES = ("fleet", "machine", "alerts", "quality", "models", "jobs")
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"], [role="dialog"]'
-RUNNING = '[data-testid="stStatusWidget"]'  # Streamlit's "Running…" indicator
-SETTLE_S = 1.0  # charts draw after the script has finished
+BUSY = '[data-testid="stStatusWidget"], [data-testid="stSpinner"]'  # "Running…", st.spinner
+QUIET_S = 1.0  # a page is loaded once nothing has been busy this long
+PAGE_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -48,6 +49,8 @@ def chromium() -> str | None:
 
 
 def visit_pages(base_url: str, executable: str, out_dir: Path) -> list[PageVisit]:
+    """Each page in turn; timed until it shows its title and nothing has been busy for QUIET_S (the
+    "Running…" widget can appear after the title, so waiting for it to go stops the clock too early)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     visits = []
     with sync_playwright() as playwright:
@@ -56,13 +59,16 @@ def visit_pages(base_url: str, executable: str, out_dir: Path) -> list[PageVisit
         for name in PAGES:
             started = time.monotonic()
             page.goto(f"{base_url}/{'' if name == PAGES[0] else name}")  # the first is the default page
-            page.wait_for_selector("h1", timeout=60_000)
-            page.wait_for_selector(RUNNING, state="detached", timeout=60_000)
-            load_s = time.monotonic() - started
-            time.sleep(SETTLE_S)
+            busy_until = time.monotonic()  # goto returns at the load event: busy until then
+            while time.monotonic() - busy_until < QUIET_S:
+                if time.monotonic() - started > PAGE_TIMEOUT_S:
+                    raise RuntimeError(f"page {name} still runs after {PAGE_TIMEOUT_S} s")
+                if page.query_selector("h1") is None or page.query_selector(BUSY) is not None:
+                    busy_until = time.monotonic()
+                time.sleep(0.05)
             errors = [element.inner_text() for element in page.query_selector_all(ERRORS)]
             shot = out_dir / f"{name}.png"
             page.screenshot(path=str(shot), full_page=True)
-            visits.append(PageVisit(name, round(load_s, 2), errors, shot))
+            visits.append(PageVisit(name, round(busy_until - started, 2), errors, shot))
         browser.close()
     return visits
