@@ -53,6 +53,16 @@ HOSTILE_GETS = [
     f"/api/v1/machines/1/events?cursor={encode_cursor('2024-01-01T00:00:00+00:00', int(HUGE))}",
     f"/api/v1/machines/1/events?cursor={encode_cursor('9999-12-31T23:59:59-14:00', 1)}",
     f"/api/v1/machines/1/events?limit={HUGE}",
+    # NUL bytes in free-text filters of every list that has them (PostgreSQL text cannot hold NUL).
+    "/api/v1/models?scope=%00",
+    "/api/v1/alerts?rule=%00",
+    "/api/v1/alerts?line=s1/%00",
+    "/api/v1/dead-letters?reason=%00",
+    "/api/v1/jobs/runs?job=%00",
+    "/api/v1/inspections?station=%00",
+    "/api/v1/audit?key_name=%00",
+    "/api/v1/lines?site=%00",
+    "/api/v1/sites/%00",
 ]
 
 HOSTILE_BODIES: list[object] = [
