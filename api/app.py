@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from api.alert_figures.routes import router as alert_figures_router
 from api.alert_rules.routes import router as alert_rules_router
 from api.alerts.routes import router as alerts_router
+from api.answer_cache import AnswerCache
 from api.assets.routes import lines_router, sites_router
 from api.assets.routes import router as assets_router
 from api.audit.routes import router as audit_router
@@ -108,21 +109,22 @@ def _database_url(settings: Settings) -> str:
 
 def _v1_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    # Order matters: `/machines/{machine:path}` would also match `/machines/a/b/c/events`.
+    # Order matters: `/machines/{machine:path}` would also match `/machines/a/b/c/events`. The most
+    # asked-for reads come first: routes are matched one by one, a few microseconds each.
+    router.include_router(predictions_router)
+    router.include_router(alerts_router)
+    router.include_router(events_router)
+    router.include_router(machines_router)
     router.include_router(keys_router)
     router.include_router(audit_router)
     router.include_router(jobs_router)
     router.include_router(models_router)
-    router.include_router(events_router)
     router.include_router(downtime_router)
     router.include_router(alert_rules_router)
     router.include_router(alert_figures_router)
-    router.include_router(alerts_router)
     router.include_router(assets_router)
     router.include_router(sites_router)
     router.include_router(lines_router)
-    router.include_router(machines_router)
-    router.include_router(predictions_router)
     router.include_router(quality_router)
     router.include_router(dead_letters_router)
     router.include_router(inspections_router)
@@ -154,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.key_cache = KeyCache(settings.api_key_cache_s)
+    app.state.answer_cache = AnswerCache(settings.api_answer_cache)
     track_writes(app.state.session_factory)
     install_error_handlers(app)
     # Each add wraps the ones before: the request context is outermost, ETags see the plain body.

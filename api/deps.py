@@ -7,13 +7,15 @@ adds its audit-log entry (who, what, when) to that same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiError
 from api.key_cache import KeyCache
@@ -76,16 +78,29 @@ def audit_write(session: Session, request: Request) -> None:
     )
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # Opening a session does no I/O (it connects on first use), so only its end goes to the thread
+    # pool: one hop instead of two. The end is shielded: a cancelled request still returns its connection.
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
-        try:
-            yield session
-            audit_write(session, request)
+    session = factory()
+    try:
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end, session, None)
+        raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_end, session, request)
+
+
+def _end(session: Session, committing: Request | None) -> None:
+    """Commit the request's session (with its audit entry), or roll it back; then close it."""
+    try:
+        if committing is not None:
+            audit_write(session, committing)
             session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    finally:
+        session.close()  # rolls back what was not committed
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
@@ -93,13 +108,14 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def current_key(
+async def current_key(
     request: Request,
     session: SessionDep,
     header_key: Annotated[str | None, Security(api_key_header)],
     bearer_key: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> ApiKey:
-    """The active API key of the request (X-API-Key, else Authorization: Bearer); 401 without one."""
+    """The active API key of the request (X-API-Key, else Authorization: Bearer); 401 without one.
+    A key found in the cache costs no trip to the thread pool or the database."""
     plaintext = header_key or (bearer_key.credentials if bearer_key else None)
     challenge = {"WWW-Authenticate": "Bearer"}
     if not plaintext:
@@ -108,7 +124,7 @@ def current_key(
     cache: KeyCache = request.app.state.key_cache
     key = cache.get(plaintext)
     if key is None:
-        key = api_keys.authenticate(session, plaintext)
+        key = await run_in_threadpool(api_keys.authenticate, session, plaintext)
         if key is not None:
             cache.put(plaintext, key)
     if key is None:

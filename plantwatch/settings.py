@@ -207,6 +207,12 @@ class Settings(BaseSettings):
         description="Seconds an API key, once checked, is trusted without asking the database again (0: "
         "every request asks). A key revoked in another process stops working within this time.",
     )
+    api_answer_cache: int = Field(
+        default=256,
+        ge=0,
+        description="Answers of the heaviest reads (fleet health, alert lists) each API process keeps, "
+        "served again until a write changes the data behind them (0: none kept).",
+    )
     api_workers: int = Field(
         default=1,
         ge=1,

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.alerts import service
 from api.alerts.schemas import AlertDetailOut, AlertOut, CommentIn, OutcomeIn, RequiredCommentIn, ShelveIn
+from api.answer_cache import CachedAnswerDep
 from api.deps import ReadKey, SessionDep, SettingsDep, require_role
 from api.pagination import Page
-from api.responses import json_response
 from api.schemas import ERROR_RESPONSES, ErrorOut, Timestamp
 from db.tables import ApiKey
 
@@ -29,6 +29,7 @@ def list_alerts(
     session: SessionDep,
     settings: SettingsDep,
     _key: ReadKey,
+    answer: CachedAnswerDep,
     state: Annotated[
         Literal["open", "acknowledged", "resolved", "active"] | None,
         Query(description="active = open or acknowledged."),
@@ -49,11 +50,12 @@ def list_alerts(
         int | None, Query(ge=1, description="Alerts per page: default 100, at most api_max_page.")
     ] = None,
 ) -> Response:
-    return json_response(service.list_alerts(
+    # Whether an alert is shelved depends on the time as well as the data: those lists are not kept.
+    return answer.json(session, lambda: service.list_alerts(
         session, state=state, severity=severity, rule=rule, line=line, machine=machine, shelved=shelved,
         opened_after=opened_after, opened_before=opened_before, cursor=cursor, limit=limit,
         max_page=settings.api_max_page,
-    ))  # fmt: skip
+    ), cacheable=shelved is None)  # fmt: skip
 
 
 @router.get("/{alert_id}", summary="One alert with its history and notifications")

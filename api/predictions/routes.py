@@ -10,11 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from api.answer_cache import CachedAnswerDep
 from api.deps import ReadKey, SessionDep, SettingsDep
 from api.pagination import Page
 from api.predictions import service
 from api.predictions.schemas import MachineHealthOut, PredictRulIn, PredictRulOut
-from api.responses import json_response
 from api.schemas import ERROR_RESPONSES, NameText
 
 router = APIRouter(tags=["health and predictions"], responses=ERROR_RESPONSES)
@@ -27,6 +27,7 @@ def fleet_health(
     session: SessionDep,
     settings: SettingsDep,
     _key: ReadKey,
+    answer: CachedAnswerDep,
     site: Annotated[NameText | None, Query(description="Only machines of this site.")] = None,
     line: Annotated[NameText | None, Query(description="Only machines of lines with this name.")] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page.")] = None,
@@ -34,10 +35,11 @@ def fleet_health(
         int | None, Query(ge=1, description="Machines per page: default 100, at most api_max_page.")
     ] = None,
 ) -> Response:
-    return json_response(
-        service.fleet_health(
+    return answer.json(
+        session,
+        lambda: service.fleet_health(
             session, site=site, line=line, cursor=cursor, limit=limit, max_page=settings.api_max_page
-        )
+        ),
     )
 
 

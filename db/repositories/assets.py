@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import ColumnElement, Row, UnaryExpression, and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, joinedload
 
@@ -16,20 +17,54 @@ def machine_path(site: str, line: str, machine: str) -> str:
     return f"{site}/{line}/{machine}"
 
 
-def resolve_machine(session: Session, ref: str | int) -> Machine | None:
-    """A machine by surrogate id (`42`), path (`site/line/machine`) or MES external code."""
-    if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
-        number = int(ref)
-        found = session.get(Machine, number) if 0 < number < 2**31 else None
-        if found is not None or isinstance(ref, int):
-            return found
-        # A numeric MES code that is no machine's id still names its machine.
-        return session.scalar(select(Machine).where(Machine.external_code == ref))
+def _ref_filter(ref: str | int) -> tuple[ColumnElement[bool], list[UnaryExpression[bool]]] | None:
+    """The machines a reference may name (surrogate id `42`, path `site/line/machine`, or MES external
+    code) and the order that puts the one it names first (the id's); None when it can name none."""
+    if isinstance(ref, int):
+        return Machine.id == ref, []
     if not ref or "\x00" in ref:  # PostgreSQL text cannot hold NUL: no machine has such a path
         return None
-    return session.scalar(
-        select(Machine).where((Machine.path == ref) | (Machine.external_code == ref)).limit(1)
+    if ref.isascii() and ref.isdigit() and 0 < int(ref) < 2**31:
+        # A numeric MES code that is no machine's id still names its machine.
+        by_id = Machine.id == int(ref)
+        return or_(by_id, Machine.external_code == ref), [by_id.desc()]
+    return or_(Machine.path == ref, Machine.external_code == ref), []
+
+
+def resolve_machine(session: Session, ref: str | int) -> Machine | None:
+    """A machine by surrogate id (`42`), path (`site/line/machine`) or MES external code."""
+    found = _ref_filter(ref)
+    if found is None:
+        return None
+    where, first = found
+    return session.scalar(select(Machine).where(where).order_by(*first).limit(1))
+
+
+class SensorRef(NamedTuple):
+    machine_id: int
+    machine_path: str
+    position: int | None  # None: the machine has no sensor of that name
+    name: str | None
+    unit: str | None
+
+
+def resolve_sensor(session: Session, ref: str, sensor: str) -> SensorRef | None:
+    """A machine (named as `resolve_machine` takes it) and its sensor of that name, in one query; None
+    when there is no such machine."""
+    found = _ref_filter(ref)
+    if found is None:
+        return None
+    where, first = found
+    on = and_(Sensor.machine_id == Machine.id, Sensor.name == sensor)
+    query = (
+        select(Machine.id, Machine.path, Sensor.position, Sensor.name, Sensor.unit)
+        .outerjoin(Sensor, on)
+        .where(where)
+        .order_by(*first)
+        .limit(1)
     )
+    row = session.execute(query).first()
+    return SensorRef(*row) if row is not None else None
 
 
 def get_machine_by_path(session: Session, path: str) -> Machine | None:
@@ -63,10 +98,6 @@ def register_machine(session: Session, site: str, line: str, machine: str) -> Ma
 def sensor_positions(session: Session, machine_id: int) -> dict[str, int]:
     rows = session.execute(select(Sensor.name, Sensor.position).where(Sensor.machine_id == machine_id))
     return {name: position for name, position in rows}
-
-
-def find_sensor(session: Session, machine_id: int, name: str) -> Sensor | None:
-    return session.scalar(select(Sensor).where(Sensor.machine_id == machine_id, Sensor.name == name))
 
 
 def register_sensors(session: Session, machine_id: int, names: Iterable[str]) -> dict[str, int]:

@@ -50,21 +50,62 @@ def bucketed_series(
 ) -> list[Bucket]:
     """The first `limit` buckets of width `bucket` ("1m" or "1h") of the sensor at `position` of a
     machine in [start, end), oldest first; buckets without a value of that sensor are left out."""
-    width, table, state = WIDTHS[bucket]
-    first, stop = floor_to(start, width), ceil_to(end, width)
-    done = session.scalar(text("SELECT done_until FROM rollup_state WHERE name = :name"), {"name": state})
-    # Rolled-up buckets are those before the watermark; the raw tail starts there.
-    split = min(max(floor_to(done, width), first), stop) if done is not None else first
-    rolled = (
-        f"SELECT bucket, avg[:pos], min[:pos], max[:pos], n[:pos] FROM {table} "
-        "WHERE machine_id = :m AND bucket >= :first AND bucket < :split AND n[:pos] > 0"
+    sql, params = _series_query(machine_id, position, start, end, bucket)
+    return _buckets(session, sql, params, WIDTHS[bucket][0], limit)
+
+
+def bucketed_series_json(
+    session: Session,
+    machine_id: int,
+    position: int,
+    start: datetime,
+    end: datetime,
+    bucket: str,
+    limit: int | None = None,
+) -> str:
+    """The same buckets as `bucketed_series`, as the JSON array the API sends
+    (`[{"ts": "…Z", "value": avg, "min", "max", "n"}, …]`), written by PostgreSQL: a day of 1-minute
+    buckets costs the database a millisecond this way, and Python ten to fetch, check and write them."""
+    sql, params = _series_query(machine_id, position, start, end, bucket)
+    point = (
+        """'{"ts":"' || to_char(b.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') """
+        f"""|| '","value":' || {_number("b.avg")} || ',"min":' || {_number("b.min")} """
+        f"""|| ',"max":' || {_number("b.max")} || ',"n":' || b.n || '}}'"""
     )
-    return _buckets(
-        session,
-        f"{rolled} UNION ALL {_FROM_RAW} ORDER BY 1 LIMIT :limit",
-        {"m": machine_id, "pos": position, "first": first, "split": split, "raw_from": split, "stop": stop},
-        width,
-        limit,
+    found: str = session.scalar(
+        text(f"SELECT '[' || coalesce(string_agg({point}, ',' ORDER BY b.bucket), '') || ']' FROM ({sql}) b"),
+        {**params, "width": WIDTHS[bucket][0], "origin": BUCKET_ORIGIN, "limit": limit},
+    )
+    return found
+
+
+def _number(column: str) -> str:
+    """SQL writing a float as Python does: shortest round-trip digits, and `.0` on whole numbers
+    (PostgreSQL writes 3.0 as `3`). Readings are finite: ingest refuses NaN and infinities."""
+    whole = f"{column} = trunc({column}) AND abs({column}) < 1e15"
+    return f"CASE WHEN {whole} THEN {column} || '.0' ELSE {column}::text END"
+
+
+def _series_query(
+    machine_id: int, position: int, start: datetime, end: datetime, bucket: str
+) -> tuple[str, dict[str, Any]]:
+    """The SQL of the buckets (columns bucket, avg, min, max, n; oldest first) and its parameters."""
+    width, table, state = WIDTHS[bucket]
+    # Rolled-up buckets are those before the watermark (`split`, floored to the bucket, within
+    # [first, stop]); the raw tail starts there. Read in the same statement: one trip less.
+    split = (
+        "(SELECT LEAST(GREATEST(date_bin(CAST(:width AS interval), max(done_until), :origin), :first), "
+        ":stop) FROM rollup_state WHERE name = :state)"  # GREATEST skips NULL: `first` before any refresh
+    )
+    rolled = (
+        f"SELECT bucket, avg[:pos] AS avg, min[:pos] AS min, max[:pos] AS max, n[:pos] AS n FROM {table} "
+        f"WHERE machine_id = :m AND bucket >= :first AND bucket < {split} AND n[:pos] > 0"
+    )
+    raw = _FROM_RAW.replace(":raw_from", split)
+    params = {"m": machine_id, "pos": position, "state": state}
+    return (
+        f"{rolled} UNION ALL {raw} ORDER BY 1 LIMIT :limit",
+        {**params, "first": floor_to(start, width), "stop": ceil_to(end, width)},
     )
 
 

@@ -11,7 +11,7 @@ from db.tables.alerting import (
 )
 from db.tables.assets import Line, Machine, Sensor, Site
 from db.tables.events import DeadLetter, Inspection, MachineEvent
-from db.tables.operations import ApiKey, AuditEntry, JobRequest, JobRun
+from db.tables.operations import ApiKey, AuditEntry, DataVersion, JobRequest, JobRun
 from db.tables.predictions import Alert, ModelVersion, Prediction
 from db.tables.readings import Reading, ReadingRollup1h, ReadingRollup1m, RollupState
 
@@ -24,6 +24,7 @@ __all__ = [
     "AuditEntry",
     "BacktestPin",
     "Base",
+    "DataVersion",
     "DeadLetter",
     "DowntimeWindow",
     "Inspection",

@@ -1,4 +1,4 @@
-"""Running the product: job runs, job requests from the API, and API keys."""
+"""Running the product: job runs, job requests from the API, API keys, the audit log, data versions."""
 
 from __future__ import annotations
 
@@ -82,3 +82,16 @@ class AuditEntry(Base):
     )
     query: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class DataVersion(Base):
+    """A number that changes with every committed write to the tables behind the API's cached answers.
+
+    Kept by database triggers (migration 0008), so every writer counts: jobs, ingest, the CLI, the API.
+    Its `name` is `fleet`: sites, lines, machines (not their ingest state), predictions, alerts, models.
+    """
+
+    __tablename__ = "data_versions"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

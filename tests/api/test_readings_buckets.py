@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.machines.service import sensor_series
 from db.engine import transaction
 from db.repositories.assets import register_machine, register_sensors
 from db.rollups import floor_to, refresh_rollups
@@ -192,3 +193,22 @@ def test_an_unknown_bucket_is_refused(client: TestClient, keys: dict[str, str], 
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_request"
     assert "bucket" in str(response.json()["detail"])
+
+
+def test_the_json_written_by_the_database_is_the_models_own(
+    client: TestClient, keys: dict[str, str], seeded: Seeded, session_factory: sessionmaker[Session]
+) -> None:
+    """Buckets' JSON comes from PostgreSQL; byte for byte what BucketedSeriesOut would write."""
+    roll_up(session_factory, T0 + timedelta(hours=1, minutes=30))  # rolled-up buckets and a raw tail
+    start, end = T0 + timedelta(minutes=30, seconds=10), T0 + timedelta(hours=3)
+    for bucket in ("1m", "1h"):
+        for sensor in ("temp", "vib", "late"):
+            params = {"sensor": sensor, "start": start.isoformat(), "end": end.isoformat(), "bucket": bucket}
+            response = client.get(URL, params=params, headers=auth(keys["viewer"]))
+            with session_factory() as session:
+                model = sensor_series(
+                    session, "p/l/m", sensor=sensor, start=start, end=end, limit=10_000, bucket=bucket
+                )
+            assert response.content == model.model_dump_json().encode(), (bucket, sensor)
+    empty = {"sensor": "temp", "start": "2020-01-01T00:00:00Z", "end": "2020-01-02T00:00:00Z", "bucket": "1h"}
+    assert get(client, keys["viewer"], **empty)["points"] == []
