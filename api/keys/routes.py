@@ -10,9 +10,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import event
 
 from api.deps import AdminKey, ReadKey, SessionDep
 from api.errors import not_found
+from api.key_cache import KeyCache
 from api.schemas import ERROR_RESPONSES
 from db.tables import ApiKey
 from services import api_keys
@@ -76,7 +78,10 @@ def create_key(session: SessionDep, _key: AdminKey, body: KeyIn) -> NewKeyOut:
 def revoke_key(
     request: Request, session: SessionDep, _key: AdminKey, key_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> KeyOut:
-    request.app.state.key_cache.clear()
+    cache: KeyCache = request.app.state.key_cache
+    # Emptied once the revocation is committed: emptied before, a request in between could cache the
+    # key again, still valid for it.
+    event.listen(session, "after_commit", lambda _session: cache.clear(), once=True)
     if not api_keys.revoke(session, key_id):
         known = session.get(ApiKey, key_id)
         if known is None:
