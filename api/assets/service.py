@@ -42,6 +42,11 @@ def change_machine(session: Session, ref: str, change: MachineChange) -> Machine
 
 def change_sensor(session: Session, ref: str, sensor_name: str, change: SensorChange) -> MachineOut:
     machine = find_machine(session, ref)
+    _change_sensor(session, machine, sensor_name, change)
+    return get_machine(session, str(machine.id))
+
+
+def _change_sensor(session: Session, machine: Machine, sensor_name: str, change: SensorChange) -> None:
     sensor = session.scalar(select(Sensor).where(Sensor.machine_id == machine.id, Sensor.name == sensor_name))
     if sensor is None:
         known = ", ".join(s.name for s in machine.sensors) or "none yet"
@@ -54,7 +59,6 @@ def change_sensor(session: Session, ref: str, sensor_name: str, change: SensorCh
     for name in fields:
         setattr(sensor, name, getattr(change, name))
     session.flush()
-    return get_machine(session, str(machine.id))
 
 
 def change_site(session: Session, name: str, change: SiteChange) -> SiteOut:
@@ -132,18 +136,24 @@ def create_machine(session: Session, body: MachineIn) -> MachineOut:
         MachineChange(**body.model_dump(include=body.model_fields_set & {"machine_type", "external_code"})),
     )
     for sensor in body.sensors:
-        add_sensor(session, str(machine.id), sensor)
+        _add_sensor(session, machine, sensor)
     return get_machine(session, str(machine.id))
 
 
 def add_sensor(session: Session, ref: str, body: SensorIn) -> MachineOut:
     machine = find_machine(session, ref)
+    _add_sensor(session, machine, body)
+    return get_machine(session, str(machine.id))
+
+
+def _add_sensor(session: Session, machine: Machine, body: SensorIn) -> None:
     if body.name in assets_repo.sensor_positions(session, machine.id):
         raise conflict(f"machine {machine.path!r} already has sensor {body.name!r}; change it with PATCH")
     assets_repo.register_sensors(session, machine.id, [body.name])
     session.expire(machine)
-    change = SensorChange(**body.model_dump(include=body.model_fields_set - {"name"}))
-    return change_sensor(session, str(machine.id), body.name, change)
+    _change_sensor(
+        session, machine, body.name, SensorChange(**body.model_dump(include=body.model_fields_set - {"name"}))
+    )
 
 
 def retire_machine(session: Session, ref: str) -> MachineOut:
