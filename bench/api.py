@@ -2,17 +2,17 @@
 
 Seeds its own PostgreSQL (an EmbeddedPostgres under var/bench/api-pg with 1 GB of shared buffers, kept
 between runs, see bench.api_seed: 1,000 machines with a prediction and an open alert each, readings of
-100 of them as bench.readings seeds them, a champion RUL model). For each scenario it starts `plantwatch api` (or the
-baseline app, bench.api_baseline) afresh, uvicorn with 2 worker processes (bench.api_servers.WORKERS) on
-a free port, times 20 requests one after another (`serial_p50_ms`: one request on an idle server), then
-drives it from another process, the open-loop generator bench.api_load, at `--rps` for `--duration-s`
-after a `--warmup-s` warm-up. The generator shares the cores with the API and PostgreSQL, as wrk would.
-Scenarios: `line_health` (GET /api/v1/health of one 100-machine line), `alerts` (open alerts, the first
-page), `readings_24h` (one sensor of one machine, 24 h in 1-minute buckets), `predict_rul` (POST
-/api/v1/predict/rul, one window); `baseline` is the constant endpoint. Each gets its achieved rate,
-p50/p99 latency, errors, and the cores the server, PostgreSQL and the generator used meanwhile. Logs go
-to stderr (the servers' and generator's logs to var/bench/api-run/), the result is one JSON line on
-stdout.
+100 of them as bench.readings seeds them, a champion RUL model). For each scenario it starts `plantwatch
+api` (or the baseline app, bench.api_baseline) afresh, uvicorn with 2 worker processes
+(bench.api_servers.WORKERS) on a free port, times 20 requests one after another (`serial_p50_ms`: one
+request on an idle server), then drives it from another process, the open-loop generator bench.api_load,
+at `--rps` for `--duration-s` after a `--warmup-s` warm-up. The generator shares the cores with the API
+and PostgreSQL, as wrk would. Scenarios: `line_health` (GET /api/v1/health of one 100-machine line),
+`alerts` (open alerts, the first page), `readings_24h` (one sensor of one machine, 24 h in 1-minute
+buckets), `predict_rul` (POST /api/v1/predict/rul, one window); `baseline` is the constant endpoint. Each
+gets its achieved rate, p50/p99 latency, errors, and the cores the server, PostgreSQL and the generator
+used meanwhile. Logs go to stderr (the servers' and generator's logs to var/bench/api-run/), the result
+is one JSON line on stdout.
 """
 
 from __future__ import annotations
