@@ -3,8 +3,8 @@ test in tests/plantwatch/test_up.py and by bench.dashboard).
 
 `chromium()` finds the browser, installing Debian's package when the tests run as root with apt
 (the test setup of a fresh machine); `visit_pages` opens each page as a plant engineer would, waits
-until Streamlit has finished running it, measures how long that took, collects any error the page
-shows, and saves a screenshot.
+until Streamlit has finished running it and the browser has drawn it, measures how long that took,
+collects any error the page shows, and saves a screenshot.
 """
 
 from __future__ import annotations
@@ -15,12 +15,29 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 PAGES = ("fleet", "machine", "alerts", "quality", "models", "jobs")
+FLEET_AGAIN = "fleet_sidebar"  # Fleet once more at the end, through the sidebar (see visit_pages)
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"], [role="dialog"]'
-BUSY = '[data-testid="stStatusWidget"], [data-testid="stSpinner"]'  # "Running…", st.spinner
+# The page's title, and whether anything is still on its way: the script still running (Streamlit
+# marks its root `notRunning` only once the run has finished), a spinner or "Running…", elements of
+# the previous run not replaced yet, an element whose code is still loading (a skeleton stands in for
+# it), or a chart or table not drawn yet.
+STATE = """() => {
+  const all = (selector) => [...document.querySelectorAll(selector)];
+  const undrawn = (selector, drawn) => all(selector).some((element) => !element.querySelector(drawn));
+  const script = document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state");
+  const busy = script !== "notRunning"
+    || all('[data-testid="stStatusWidget"], [data-testid="stSpinner"], [data-testid="stSkeleton"], '
+           + '[data-stale="true"]').length > 0
+    || undrawn('[data-testid="stVegaLiteChart"]', "canvas, svg")
+    || undrawn('[data-testid="stPlotlyChart"]', ".main-svg")
+    || undrawn('[data-testid="stDataFrame"]', "canvas");
+  return {title: document.querySelector("h1")?.innerText.trim() ?? null, busy};
+}"""
 QUIET_S = 1.0  # a page is loaded once nothing has been busy this long
 PAGE_TIMEOUT_S = 120.0
 
@@ -48,32 +65,71 @@ def chromium() -> str | None:
     return found
 
 
-def visit_pages(base_url: str, executable: str, out_dir: Path) -> list[PageVisit]:
-    """Each page in turn, the first opened by its URL, the others through the sidebar; each timed
-    until it shows its own title and nothing has been busy for QUIET_S (the "Running…" widget can
-    appear after the title, so waiting for it to go stops the clock too early)."""
+def visit_pages(
+    base_url: str,
+    executable: str,
+    out_dir: Path,
+    *,
+    machine: str | None = None,
+    fleet_again: bool = False,
+    profile: Path | None = None,
+) -> list[PageVisit]:
+    """Each page in turn, the first (Fleet) opened by its URL, the others through the sidebar, timed
+    from the navigation until it shows its own title and nothing has been busy for QUIET_S (what
+    counts as busy: STATE). With `machine`, the Machine page shows that machine, opened from the
+    Fleet page as an engineer does (chosen in "Open a machine", then its Open link); with
+    `fleet_again`, a last visit (FLEET_AGAIN) comes back to Fleet through the sidebar, without the
+    app's own load. The browser starts with an empty profile, or with `profile` (a folder kept between
+    calls: what an earlier visit left in the browser's cache, Streamlit's scripts above all, is there
+    again, as for an engineer who opened the dashboard before)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     visits = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1440, "height": 900})  # a laptop screen
-        for name in PAGES:
+    with sync_playwright() as playwright, TemporaryDirectory(prefix="pw-browser-") as empty:
+        browser = playwright.chromium.launch_persistent_context(
+            profile or empty,
+            executable_path=executable,
+            args=["--no-sandbox"],
+            viewport={"width": 1440, "height": 900},  # a laptop screen
+        )
+        page = browser.pages[0] if browser.pages else browser.new_page()
+        for name in (*PAGES, FLEET_AGAIN) if fleet_again else PAGES:
+            if name == "machine" and machine is not None:
+                _choose_machine(page, machine)
             started = time.monotonic()
             if name == PAGES[0]:  # the default page, at the root: loads the app itself
                 page.goto(base_url)
-            else:  # then from page to page as an engineer does, through the sidebar (no reload)
-                page.click(f'a[data-testid="stSidebarNavLink"][href$="/{name}"]')
-            busy_until = time.monotonic()
-            while time.monotonic() - busy_until < QUIET_S:
-                if time.monotonic() - started > PAGE_TIMEOUT_S:
-                    raise RuntimeError(f"page {name} still runs after {PAGE_TIMEOUT_S} s")
-                title = page.query_selector("h1")
-                if title is None or title.inner_text().strip() != name.title() or page.query_selector(BUSY):
-                    busy_until = time.monotonic()
-                time.sleep(0.05)
+            elif name == "machine" and machine is not None:
+                page.click('[data-testid="stMain"] a[data-testid="stPageLink-NavLink"]')
+            else:  # from page to page as an engineer does, through the sidebar (no reload)
+                link = "" if name == FLEET_AGAIN else f'[href$="/{name}"]'
+                page.locator(f'a[data-testid="stSidebarNavLink"]{link}').first.click()
+            load_s = _settled(page, "Fleet" if name == FLEET_AGAIN else name.title(), started)
             errors = [element.inner_text() for element in page.query_selector_all(ERRORS)]
             shot = out_dir / f"{name}.png"
             page.screenshot(path=str(shot), full_page=True)
-            visits.append(PageVisit(name, round(busy_until - started, 2), errors, shot))
+            visits.append(PageVisit(name, round(load_s, 2), errors, shot))
         browser.close()
     return visits
+
+
+def _settled(page: Page, title: str, started: float) -> float:
+    """Seconds from `started` to the last moment the page was not yet loaded, once it has been
+    loaded for QUIET_S (the "Running…" widget can appear after the title, so waiting for it to go
+    stops the clock too early)."""
+    busy_until = time.monotonic()
+    while time.monotonic() - busy_until < QUIET_S:
+        if time.monotonic() - started > PAGE_TIMEOUT_S:
+            raise RuntimeError(f"page {title} still runs after {PAGE_TIMEOUT_S} s")
+        state = page.evaluate(STATE)
+        if state["title"] != title or state["busy"]:
+            busy_until = time.monotonic()
+        page.wait_for_timeout(50)
+    return busy_until - started
+
+
+def _choose_machine(page: Page, path: str) -> None:
+    """On the Fleet page: `path` chosen in "Open a machine" (the page reruns, not timed)."""
+    page.get_by_label("Open a machine").click()
+    page.keyboard.type(path)
+    page.keyboard.press("Enter")
+    _settled(page, "Fleet", time.monotonic())

@@ -1,14 +1,20 @@
 """`python -m bench.dashboard`: how long each dashboard page takes to load in a real browser, 1,000 machines.
 
-Issue 9 asks that pages load in under 2 s with 1,000 machines. This reuses bench.api's database
-(`bench.api.open_seeded`: 1,000 machines on 10 lines of 100, a prediction and an open alert each,
-readings of 100 of them), starts `plantwatch api` (bench.api_servers.Servers) with an `engineer` key and
+Issue 9 asks that pages load in under 2 s with 1,000 machines. This seeds a database as bench.api does
+(`bench.api.open_seeded`, in its own data folder: 1,000 machines on 10 lines of 100, a prediction and an
+open alert each, readings of 100 of them), makes the machine the Machine page shows live
+(bench.dashboard_live), starts `plantwatch api` (bench.api_servers.Servers) with an `engineer` key and
 the dashboard as a real process (`streamlit run dashboard/app.py`, auto-refresh off) on a free port, then
-opens every page in chromium twice with bench.browser.visit_pages (timed until the page has settled):
-the first pass is the cold start (Streamlit imports the pages' modules, nothing
-is cached yet), the second, in a new browser session, the load a user sees on each later visit, which is
-what the 2 s target is checked against. A load runs from the navigation to the last moment the page was
-busy. Screenshots go to var/bench/dashboard-shots/, the servers' logs to var/bench/dashboard-run/, logs
+opens every page in chromium three times with bench.browser.visit_pages (timed until the page has
+settled): Fleet by its URL (which loads the app itself), Machine from the Fleet page ("Open a machine"),
+the others and Fleet once more (`fleet_sidebar`) through the sidebar. Each pass is a new browser session:
+`cold` is the first visit after the dashboard started (Streamlit imports the pages' modules, nothing is
+cached, the browser has never seen the app); `first_visit` a new browser (empty cache) on the warm
+dashboard, as for an engineer's very first visit; `warm` the browser of the cold pass again, with the
+scripts it cached then (Streamlit marks them immutable), the load an engineer sees on each later visit,
+which is what the 2 s target is checked against. Between passes the dashboard's cached API answers
+expire. A load runs from the navigation to the last moment the page was busy. Screenshots go to
+var/bench/dashboard-shots/, the servers' logs and the browser profile to var/bench/dashboard-run/, logs
 to stderr, the result is one JSON line on stdout.
 """
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,8 +37,9 @@ import httpx
 from bench.api import open_seeded
 from bench.api_seed import LINES, FleetParams
 from bench.api_servers import Servers
-from bench.browser import chromium, visit_pages
+from bench.browser import PageVisit, chromium, visit_pages
 from bench.common import REPO, emit, machine, setup_logging
+from bench.dashboard_live import LIVE_MACHINE, make_live
 from db.engine import transaction
 from plantwatch.embedded import free_port
 from services.api_keys import create_key
@@ -39,6 +47,9 @@ from services.api_keys import create_key
 log = logging.getLogger("bench.dashboard")
 
 TARGET_S = 2.0
+# Between the passes, longer than the dashboard keeps API answers (dashboard.session.CACHE_TTL_S, 5 s):
+# the warm pass's first page must not find what the cold pass's last page read.
+PAUSE_S = 6.0
 START_TIMEOUT_S = 90.0
 STOP_GRACE_S = 5.0
 
@@ -46,7 +57,10 @@ STOP_GRACE_S = 5.0
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.dashboard", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--data-dir", type=Path, default=REPO / "var" / "bench" / "api-pg", help="bench.api's, kept."
+        "--data-dir",
+        type=Path,
+        default=REPO / "var" / "bench" / "dashboard-pg",
+        help="Its database (seeded on first use, then kept); not bench.api's: this bench writes to it.",
     )
     parser.add_argument("--shots", type=Path, default=REPO / "var" / "bench" / "dashboard-shots")
     parser.add_argument("--out", type=Path, default=None, help="Also write the JSON line to this file.")
@@ -61,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("no chromium: install Debian's `chromium` package")
         return 2
     load_before = os.getloadavg()[0]
-    params = FleetParams()  # bench.api's defaults: its seeded database is reused as it is
+    params = FleetParams()  # bench.api's defaults
     bench_db = open_seeded(args.data_dir, params)
+    make_live(bench_db.factory)
     work = REPO / "var" / "bench" / "dashboard-run"
     servers = Servers(bench_db.url, work, bench_db.models_dir)
     dashboard: subprocess.Popen[bytes] | None = None
@@ -73,26 +88,46 @@ def main(argv: list[str] | None = None) -> int:
             stale.unlink()
         api_url = servers.serve("api")
         dashboard, dashboard_url = _start_dashboard(api_url, key, work)
-        cold = visit_pages(dashboard_url, executable, args.shots / "cold")
-        log.info("cold: %s", {visit.name: visit.load_s for visit in cold})
-        warm = visit_pages(dashboard_url, executable, args.shots)
-        log.info("warm: %s", {visit.name: visit.load_s for visit in warm})
+        profile = work / "browser-profile"  # the browser's cache, from the cold pass to the warm one
+        shutil.rmtree(profile, ignore_errors=True)
+        passes: dict[str, list[PageVisit]] = {}
+        for name, shots, kept in (("cold", "cold", profile), ("first_visit", "first-visit", None),
+                                  ("warm", "", profile)):  # fmt: skip
+            if passes:
+                time.sleep(PAUSE_S)
+            passes[name] = visit_pages(
+                dashboard_url,
+                executable,
+                args.shots / shots,
+                machine=LIVE_MACHINE,
+                fleet_again=True,
+                profile=kept,
+            )
+            log.info("%s: %s", name, {visit.name: visit.load_s for visit in passes[name]})
     finally:
         if dashboard is not None:
             _stop(dashboard)
         servers.stop()
         bench_db.close()
-    cold_s = {visit.name: visit.load_s for visit in cold}
+    times = {name: {visit.name: visit.load_s for visit in visits} for name, visits in passes.items()}
+    warm = passes["warm"]
     pages = {
-        visit.name: {"cold_s": cold_s[visit.name], "warm_s": visit.load_s, "errors": visit.errors}
+        visit.name: {**{f"{name}_s": times[name][visit.name] for name in passes}, "errors": visit.errors}
         for visit in warm
     }
     result: dict[str, Any] = {
         "pages": pages,
         "target_s": TARGET_S,
         "met": {visit.name: visit.load_s <= TARGET_S for visit in warm},
-        "cold_errors": {visit.name: visit.errors for visit in cold if visit.errors},
+        "other_errors": {
+            f"{name}/{visit.name}": visit.errors
+            for name, visits in passes.items()
+            if name != "warm"
+            for visit in visits
+            if visit.errors
+        },
         "machines": LINES * params.per_line,
+        "machine_page_shows": LIVE_MACHINE,
         "load_avg_1m_before": round(load_before, 2),
         "machine": machine(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

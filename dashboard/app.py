@@ -31,9 +31,11 @@ def main() -> None:
             st.Page(VIEWS / "jobs.py", title="Jobs", icon="⚙️", url_path="jobs"),
         ]
     )
+    sidebar = st.sidebar.empty()
+    shown = session.sidebar_login(sidebar)
     navigation.run()
-    # After the page, so that a key the page just saw refused shows the login box at once.
-    session.sidebar_login()
+    if shown and session.refused():  # the page just saw the key refused: the login box at once
+        session.sidebar_login(sidebar, page_refused=True)
 
 
 main()

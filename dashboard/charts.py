@@ -1,27 +1,38 @@
-"""Plotly figures shared by the pages: a sensor trend with its normal band and event markers, a
-p-chart of defect rates with control limits, and training curves."""
+"""Vega-Lite charts shared by the pages (see dashboard.vega): a sensor trend with its normal band and
+event markers, a p-chart of defect rates with control limits, and training curves."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
-import plotly.graph_objects as go
+import pandas as pd
 
 from dashboard.ops_records import QualitySample
 from dashboard.records import Event, Point
+from dashboard.vega import (
+    ZOOM,
+    Spec,
+    chart,
+    event_layers,
+    events_in,
+    level_rule,
+    time_tooltip,
+    time_x,
+    wall_ms,
+    window,
+    window_layer,
+)
 
-EVENT_COLOURS = {"failure": "#d62728", "maintenance": "#1f77b4"}
-BAND_COLOUR = "rgba(44, 160, 44, 0.12)"
+LINE_COLOUR = "#1f77b4"
+BAND_COLOUR = "#2ca02c"
+SPREAD_COLOUR = "#1f77b4"
 OUT_OF_CONTROL = "#d62728"
+LIMITS = {"defect rate": (LINE_COLOUR, [1, 0]), "centre": ("#2ca02c", [1, 0]),
+          "upper limit": (OUT_OF_CONTROL, [6, 3]), "lower limit": (OUT_OF_CONTROL, [2, 2])}  # fmt: skip
 
 
-def _wall(ts: datetime, tz: tzinfo) -> datetime:
-    """Naive wall-clock time in `tz`: Plotly.js ignores offsets, so hand it local times."""
-    return ts.astimezone(tz).replace(tzinfo=None)
-
-
-def trend_figure(
+def trend_chart(
     points: Sequence[Point],
     *,
     sensor: str,
@@ -32,128 +43,156 @@ def trend_figure(
     start: datetime,
     end: datetime,
     tz: tzinfo,
-    revision: str = "",
-) -> go.Figure:
-    """One sensor over [start, end]: its line, the normal range as a band, events as vertical lines."""
-    figure = go.Figure(
-        go.Scatter(
-            x=[_wall(p.ts, tz) for p in points],
-            y=[p.value for p in points],
-            mode="lines",
-            name=sensor,
-            line={"width": 1.5},
-            hovertemplate="%{x|%Y-%m-%d %H:%M:%S}<br>%{y:.4g}"
-            + (f" {unit}" if unit else "")
-            + "<extra></extra>",
-        )
+    spread: bool = False,
+) -> Spec:
+    """One sensor over [start, end]: its line, the normal range as a band, events as vertical lines;
+    `spread` (bucket averages): each bucket's min to max shaded around the line."""
+    data = pd.DataFrame(
+        {
+            "t": [wall_ms(p.ts, tz) for p in points],
+            "value": [p.value for p in points],
+            "min": [p.min for p in points],
+            "max": [p.max for p in points],
+        }
     )
+    layers: list[Spec] = []
     if normal_min is not None and normal_max is not None:
-        figure.add_hrect(
-            y0=normal_min,
-            y1=normal_max,
-            fillcolor=BAND_COLOUR,
-            line_width=0,
-            layer="below",
-            name="normal range",
+        layers.append(
+            {
+                "data": {"values": [{}]},
+                "mark": {"type": "rect", "color": BAND_COLOUR, "opacity": 0.12},
+                "encoding": {"y": {"datum": normal_min}, "y2": {"datum": normal_max}},
+                "name": "normal range",
+            }
         )
-    for bound in (normal_min, normal_max):
-        if bound is not None:
-            figure.add_hline(y=bound, line={"color": "#2ca02c", "width": 1, "dash": "dot"})
-    add_event_markers(figure, events, start, end, tz)
-    figure.update_layout(
-        title={"text": f"{sensor} [{unit}]" if unit else sensor},
-        height=300,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        showlegend=False,
-        # Keep the user's zoom across auto-refreshes of the same chart.
-        uirevision=revision or sensor,
+    layers += [level_rule(bound, BAND_COLOUR) for bound in (normal_min, normal_max) if bound is not None]
+    if spread:
+        layers.append(
+            {
+                "data": {"name": "points"},
+                "mark": {"type": "area", "color": SPREAD_COLOUR, "opacity": 0.2},
+                "encoding": {
+                    "x": time_x(),
+                    "y": {"field": "min", "type": "quantitative"},
+                    "y2": {"field": "max"},
+                },
+            }
+        )
+    suffix = f" {unit}" if unit else ""
+    layers.append(
+        {
+            "data": {"name": "points"},
+            "mark": {"type": "line", "color": LINE_COLOUR, "strokeWidth": 1.5},
+            "encoding": {
+                "x": time_x(),
+                "y": {
+                    "field": "value",
+                    "type": "quantitative",
+                    "title": unit or None,
+                    "scale": {"zero": False},
+                },
+                "tooltip": [
+                    time_tooltip(),
+                    {"field": "value", "type": "quantitative", "title": sensor + suffix, "format": ".4g"},
+                ],
+            },
+            "params": [ZOOM],
+        }
     )
-    figure.update_xaxes(range=[_wall(start, tz), _wall(end, tz)])
-    figure.update_yaxes(title_text=unit or "")
-    return figure
+    layers += [*event_layers(), window_layer()]
+    datasets = {"points": data, "events": events_in(events, start, end, tz), "window": window(start, end, tz)}
+    return chart(f"{sensor} [{unit}]" if unit else sensor, 240, layers, datasets)
 
 
-def add_event_markers(
-    figure: go.Figure, events: Sequence[Event], start: datetime, end: datetime, tz: tzinfo
-) -> None:
-    """The events of [start, end] as labelled vertical lines (failure red, maintenance blue)."""
-    for event in events:
-        if not start <= event.ts <= end:
-            continue
-        colour = EVENT_COLOURS.get(event.kind, "#7f7f7f")
-        x = _wall(event.ts, tz)
-        # add_vline's own annotation breaks on datetime axes in some Plotly versions; draw both parts.
-        figure.add_shape(
-            type="line",
-            x0=x,
-            x1=x,
-            y0=0,
-            y1=1,
-            yref="paper",
-            line={"color": colour, "width": 2, "dash": "dash"},
-            name=event.kind,
-        )
-        figure.add_annotation(
-            x=x,
-            y=1,
-            yref="paper",
-            text=event.kind,
-            showarrow=False,
-            yanchor="bottom",
-            font={"color": colour, "size": 11},
-            hovertext=event.note or event.kind,
-        )
-
-
-def p_chart_figure(samples: Sequence[QualitySample], *, title: str, tz: tzinfo) -> go.Figure:
+def p_chart(samples: Sequence[QualitySample], *, title: str, tz: tzinfo) -> Spec:
     """Defect rate per sample with its centre line and control limits (steps: each sample has its
     own limits); samples above the upper limit in red."""
-    x = [_wall(s.start, tz) for s in samples]
-    figure = go.Figure(
-        go.Scatter(
-            x=x,
-            y=[s.rate for s in samples],
-            mode="lines+markers",
-            name="defect rate",
-            line={"width": 1.5, "color": "#1f77b4"},
-            marker={"color": [OUT_OF_CONTROL if s.out_of_control else "#1f77b4" for s in samples], "size": 7},
-            customdata=[[s.defective, s.inspected] for s in samples],
-            hovertemplate="%{x|%Y-%m-%d %H:%M}<br>%{y:.1%} (%{customdata[0]} of %{customdata[1]})"
-            "<extra></extra>",
-        )
+    data = pd.DataFrame(
+        {
+            "t": [wall_ms(s.start, tz) for s in samples],
+            "defect rate": [s.rate for s in samples],
+            "centre": [s.center for s in samples],
+            "upper limit": [s.upper for s in samples],
+            "lower limit": [s.lower for s in samples],
+            "defective": [s.defective for s in samples],
+            "inspected": [s.inspected for s in samples],
+            "out of control": [s.out_of_control for s in samples],
+        }
     )
-    limits = (("centre", "center", "#2ca02c", "solid"), ("upper limit", "upper", "#d62728", "dash"),
-              ("lower limit", "lower", "#d62728", "dot"))  # fmt: skip
-    for name, field, colour, dash in limits:
-        figure.add_trace(
-            go.Scatter(
-                x=x,
-                y=[getattr(s, field) for s in samples],
-                mode="lines",
-                name=name,
-                line={"color": colour, "width": 1, "dash": dash, "shape": "hvh"},
-                hovertemplate=f"{name} %{{y:.1%}}<extra></extra>",
-            )
-        )
-    figure.update_layout(
-        title={"text": title},
-        height=320,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "y": -0.15},
-        uirevision=title,
+    colours = {"domain": list(LIMITS), "range": [colour for colour, _ in LIMITS.values()]}
+    dashes = {"domain": list(LIMITS), "range": [dash for _, dash in LIMITS.values()]}
+    legend = {"orient": "bottom", "title": None}
+    x, y = (
+        time_x(),
+        {"field": "value", "type": "quantitative", "title": "defect rate", "axis": {"format": ".0%"}},
     )
-    figure.update_yaxes(title_text="defect rate", tickformat=".0%", rangemode="tozero")
-    return figure
+    limits = {
+        "data": {"name": "samples"},
+        "transform": [{"fold": list(LIMITS)[1:], "as": ["series", "value"]}],
+        "mark": {"type": "line", "interpolate": "step", "strokeWidth": 1},
+        "encoding": {
+            "x": x,
+            "y": y,
+            "color": {"field": "series", "type": "nominal", "scale": colours, "legend": legend},
+            "strokeDash": {"field": "series", "type": "nominal", "scale": dashes, "legend": None},
+        },
+    }
+    rate = {
+        "data": {"name": "samples"},
+        "mark": {"type": "line", "strokeWidth": 1.5},
+        "encoding": {
+            "x": x,
+            "y": {**y, "field": "defect rate"},
+            "color": {"datum": "defect rate", "scale": colours, "legend": legend},
+            "strokeDash": {"datum": "defect rate", "scale": dashes, "legend": None},
+        },
+    }
+    markers = {
+        "data": {"name": "samples"},
+        "mark": {"type": "point", "filled": True, "size": 50, "opacity": 1},
+        "encoding": {
+            "x": x,
+            "y": {"field": "defect rate", "type": "quantitative"},
+            "color": {
+                "condition": {"test": "datum['out of control']", "value": OUT_OF_CONTROL},
+                "value": LINE_COLOUR,
+            },
+            "tooltip": [
+                time_tooltip(fmt="%Y-%m-%d %H:%M"),
+                {"field": "defect rate", "type": "quantitative", "format": ".1%"},
+                {"field": "defective", "type": "quantitative"},
+                {"field": "inspected", "type": "quantitative"},
+                {"field": "upper limit", "type": "quantitative", "format": ".1%"},
+            ],
+        },
+    }
+    return chart(title, 320, [limits, rate, markers], {"samples": data})
 
 
-def curves_figure(curves: dict[str, list[float]], *, title: str) -> go.Figure:
+def curves_chart(curves: dict[str, list[float]], *, title: str) -> Spec:
     """Training curves: one line per recorded series, against the epoch."""
-    figure = go.Figure(
+    data = pd.DataFrame(
         [
-            go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines", name=name)
+            {"epoch": epoch, "series": name, "value": value}
             for name, values in curves.items()
-        ]
+            for epoch, value in enumerate(values, 1)
+        ],
+        columns=["epoch", "series", "value"],
     )
-    figure.update_layout(title={"text": title}, height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    figure.update_xaxes(title_text="epoch")
-    return figure
+    line = {
+        "data": {"name": "curves"},
+        "mark": {"type": "line", "point": True},
+        "encoding": {
+            "x": {"field": "epoch", "type": "quantitative", "axis": {"tickMinStep": 1}},
+            "y": {"field": "value", "type": "quantitative", "title": None, "scale": {"zero": False}},
+            "color": {
+                "field": "series",
+                "type": "nominal",
+                "title": None,
+                "legend": {"orient": "bottom"},
+                "sort": list(curves),
+            },
+            "tooltip": [{"field": "series"}, {"field": "epoch"}, {"field": "value", "format": ".4g"}],
+        },
+    }
+    return chart(title, 300, [line], {"curves": data})

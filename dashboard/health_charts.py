@@ -1,30 +1,40 @@
-"""Plotly figures of the Machine page's health: predicted RUL over time with its interval and the
-events marked, the sensors driving the current prediction, and the machine's alerts as a timeline."""
+"""Vega-Lite charts of the Machine page's health (see dashboard.vega): predicted RUL over time with its
+interval and the events marked, the sensors driving the current prediction, and the machine's alerts
+as a timeline."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
-import plotly.graph_objects as go
+import pandas as pd
 
-from dashboard.charts import add_event_markers
 from dashboard.records import Alert, Driver, Event, Health
+from dashboard.vega import (
+    ZOOM,
+    Spec,
+    chart,
+    event_layers,
+    events_in,
+    level_rule,
+    rows_chart,
+    time_tooltip,
+    time_x,
+    wall_ms,
+    window,
+    window_layer,
+)
 
 RUL_TITLE = "Predicted RUL"
 DRIVERS_TITLE = "Sensors driving the current prediction"
 ALERTS_TITLE = "Alerts"
-INTERVAL_FILL = "rgba(148, 103, 189, 0.2)"
+INTERVAL_COLOUR = "#9467bd"
 RUL_COLOUR = "#9467bd"
 SEVERITY_COLOURS = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
-MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
+OK_COLOUR = "#2ca02c"
 
 
-def _wall(ts: datetime, tz: tzinfo) -> datetime:
-    return ts.astimezone(tz).replace(tzinfo=None)
-
-
-def rul_figure(
+def rul_chart(
     history: Sequence[Health],
     *,
     events: Sequence[Event],
@@ -33,116 +43,155 @@ def rul_figure(
     tz: tzinfo,
     warning: float,
     critical: float,
-    revision: str = "",
-) -> go.Figure:
+) -> Spec:
     """RUL per prediction (oldest first) as a line, [rul_low, rul_high] as a band around it, the alert
-    thresholds as dashed lines, and failures and maintenance as vertical markers. The line is the
-    figure's first trace."""
+    thresholds as dotted lines, and failures and maintenance as vertical markers."""
     scored = [h for h in history if h.rul is not None and h.made_at is not None]
-    x = [_wall(h.made_at, tz) for h in scored if h.made_at is not None]
-    figure = go.Figure(
-        go.Scatter(
-            x=x,
-            y=[h.rul for h in scored],
-            mode="lines+markers",
-            name="RUL",
-            line={"width": 2, "color": RUL_COLOUR},
-            marker={"size": 4},
-            customdata=[[h.rul_low, h.rul_high, h.failure_probability, h.status] for h in scored],
-            hovertemplate="%{x|%Y-%m-%d %H:%M}<br>RUL %{y:.0f} (%{customdata[0]:.0f}-%{customdata[1]:.0f})"
-            "<br>P(failure) %{customdata[2]:.0%} · %{customdata[3]}<extra></extra>",
-        )
+    data = pd.DataFrame(
+        {
+            "t": [wall_ms(h.made_at, tz) for h in scored if h.made_at is not None],
+            "rul": [h.rul for h in scored],
+            "low": [h.rul_low for h in scored],
+            "high": [h.rul_high for h in scored],
+            "interval": [
+                f"{h.rul_low:.0f}-{h.rul_high:.0f}"
+                if h.rul_low is not None and h.rul_high is not None
+                else ""
+                for h in scored
+            ],
+            "P(failure)": [h.failure_probability for h in scored],
+            "status": [h.status for h in scored],
+        }
     )
-    with_interval = [h for h in scored if h.rul_low is not None and h.rul_high is not None]
-    if with_interval:
-        edge = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip", "showlegend": False}
-        band_x = [_wall(h.made_at, tz) for h in with_interval if h.made_at is not None]
-        figure.add_trace(go.Scatter(x=band_x, y=[h.rul_high for h in with_interval], name="high", **edge))
-        figure.add_trace(
-            go.Scatter(
-                x=band_x,
-                y=[h.rul_low for h in with_interval],
-                name="interval",
-                fill="tonexty",
-                fillcolor=INTERVAL_FILL,
-                **edge,
-            )
-        )
-    for value, colour in ((warning, SEVERITY_COLOURS["warning"]), (critical, SEVERITY_COLOURS["critical"])):
-        figure.add_hline(y=value, line={"color": colour, "width": 1, "dash": "dot"})
-    add_event_markers(figure, events, start, end, tz)
-    figure.update_layout(
-        title={"text": RUL_TITLE},
-        height=300,
-        margin=MARGIN,
-        showlegend=False,
-        uirevision=revision or RUL_TITLE,
-    )
-    figure.update_xaxes(range=[_wall(start, tz), _wall(end, tz)])
-    figure.update_yaxes(title_text="cycles", rangemode="tozero")
-    return figure
+    band = {
+        "data": {"name": "predictions"},
+        "transform": [{"filter": "isValid(datum.low) && isValid(datum.high)"}],
+        "mark": {"type": "area", "color": INTERVAL_COLOUR, "opacity": 0.2},
+        "encoding": {"x": time_x(), "y": {"field": "low", "type": "quantitative"}, "y2": {"field": "high"}},
+    }
+    line = {
+        "data": {"name": "predictions"},
+        "mark": {
+            "type": "line",
+            "color": RUL_COLOUR,
+            "strokeWidth": 2,
+            "point": {"color": RUL_COLOUR, "size": 20},
+        },
+        "encoding": {
+            "x": time_x(),
+            "y": {"field": "rul", "type": "quantitative", "title": "cycles", "scale": {"zero": True}},
+            "tooltip": [
+                time_tooltip(fmt="%Y-%m-%d %H:%M"),
+                {"field": "rul", "type": "quantitative", "title": "RUL", "format": ".0f"},
+                {"field": "interval"},
+                {"field": "P(failure)", "type": "quantitative", "format": ".0%"},
+                {"field": "status"},
+            ],
+        },
+        "params": [ZOOM],
+    }
+    thresholds = [
+        level_rule(warning, SEVERITY_COLOURS["warning"]),
+        level_rule(critical, SEVERITY_COLOURS["critical"]),
+    ]
+    layers: list[Spec] = [band, line, *thresholds, *event_layers(), window_layer()]
+    datasets = {
+        "predictions": data,
+        "events": events_in(events, start, end, tz),
+        "window": window(start, end, tz),
+    }
+    return chart(RUL_TITLE, 240, layers, datasets)
 
 
-def drivers_figure(drivers: Sequence[Driver]) -> go.Figure:
+def drivers_chart(drivers: Sequence[Driver]) -> Spec:
     """Horizontal bars, the strongest driver on top: cycles of RUL each sensor takes away (or adds)."""
-    ordered = sorted(drivers, key=lambda d: d.score)
-    figure = go.Figure(
-        go.Bar(
-            x=[d.score for d in ordered],
-            y=[d.sensor for d in ordered],
-            orientation="h",
-            marker={"color": [SEVERITY_COLOURS["critical"] if d.score > 0 else "#2ca02c" for d in ordered]},
-            hovertemplate="%{y}: %{x:.1f} cycles<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        title={"text": DRIVERS_TITLE, "font": {"size": 14}},
-        height=max(160, 60 + 28 * len(ordered)),
-        margin=MARGIN,
-        showlegend=False,
-    )
-    figure.update_xaxes(title_text="cycles of RUL taken away")
-    return figure
+    data = pd.DataFrame({"sensor": [d.sensor for d in drivers], "score": [d.score for d in drivers]})
+    bars = {
+        "data": {"name": "drivers"},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "y": {"field": "sensor", "type": "nominal", "title": None, "sort": "-x"},
+            "x": {"field": "score", "type": "quantitative", "title": "cycles of RUL taken away"},
+            "color": {
+                "condition": {"test": "datum.score > 0", "value": SEVERITY_COLOURS["critical"]},
+                "value": OK_COLOUR,
+            },
+            "tooltip": [
+                {"field": "sensor"},
+                {"field": "score", "type": "quantitative", "title": "cycles", "format": ".1f"},
+            ],
+        },
+    }
+    return rows_chart(DRIVERS_TITLE, 26, [bars], {"drivers": data})
 
 
-def alert_timeline_figure(
-    alerts: Sequence[Alert], *, start: datetime, end: datetime, tz: tzinfo
-) -> go.Figure:
+def alert_timeline_chart(alerts: Sequence[Alert], *, start: datetime, end: datetime, tz: tzinfo) -> Spec:
     """One row per alert: a bar from when it opened to when it was resolved (or now), coloured by
-    severity, with a diamond where it was acknowledged. Rows are the alerts' labels, newest on top."""
-    figure = go.Figure()
+    severity, with a diamond where it was acknowledged. Rows are the alerts' labels, in the given order
+    (newest first) from the top."""
     labels = [f"#{a.id} {a.rule}" for a in alerts]
-    for alert, label in zip(alerts, labels, strict=True):
-        opened = max(alert.opened_at, start)
-        closed = min(alert.resolved_at or end, end)
-        colour = SEVERITY_COLOURS.get(alert.severity, "#7f7f7f")
-        figure.add_trace(
-            go.Scatter(
-                x=[_wall(opened, tz), _wall(closed, tz)],
-                y=[label, label],
-                mode="lines",
-                line={"color": colour, "width": 10},
-                name=label,
-                hovertemplate=f"{label} ({alert.severity}, {alert.state})<br>{alert.message}<extra></extra>",
-            )
-        )
-        if alert.acknowledged_at is not None and start <= alert.acknowledged_at <= end:
-            figure.add_trace(
-                go.Scatter(
-                    x=[_wall(alert.acknowledged_at, tz)],
-                    y=[label],
-                    mode="markers",
-                    marker={"symbol": "diamond", "size": 11, "color": "#333333"},
-                    name="acknowledged",
-                    hovertemplate=f"acknowledged by {alert.acknowledged_by or '?'}<extra></extra>",
-                )
-            )
-    figure.update_layout(
-        title={"text": ALERTS_TITLE, "font": {"size": 14}},
-        height=min(400, 90 + 26 * len(alerts)),
-        margin=MARGIN,
-        showlegend=False,
+    bars = pd.DataFrame(
+        {
+            "label": labels,
+            "t": [wall_ms(max(a.opened_at, start), tz) for a in alerts],
+            "until": [wall_ms(min(a.resolved_at or end, end), tz) for a in alerts],
+            "severity": [a.severity for a in alerts],
+            "state": [a.state for a in alerts],
+            "message": [a.message for a in alerts],
+        }
     )
-    figure.update_xaxes(range=[_wall(start, tz), _wall(end, tz)])
-    figure.update_yaxes(categoryorder="array", categoryarray=list(reversed(labels)))
-    return figure
+    acknowledged = [(a, label) for a, label in zip(alerts, labels, strict=True)
+                    if a.acknowledged_at is not None and start <= a.acknowledged_at <= end]  # fmt: skip
+    acks = pd.DataFrame(
+        {
+            "label": [label for _, label in acknowledged],
+            "t": [wall_ms(a.acknowledged_at, tz) for a, _ in acknowledged if a.acknowledged_at is not None],
+            "by": [a.acknowledged_by or "?" for a, _ in acknowledged],
+        },
+        columns=["label", "t", "by"],
+    )
+    y = {"field": "label", "type": "nominal", "title": None, "sort": labels}
+    severity = {
+        "field": "severity",
+        "type": "nominal",
+        "scale": {
+            "domain": list(SEVERITY_COLOURS),
+            "range": list(SEVERITY_COLOURS.values()),
+            "unknown": "#7f7f7f",
+        },
+        "legend": None,
+    }
+    bar = {
+        "data": {"name": "alerts"},
+        "mark": {"type": "bar", "height": 10},
+        "encoding": {
+            "x": time_x(),
+            "x2": {"field": "until"},
+            "y": y,
+            "color": severity,
+            "tooltip": [
+                {"field": "label", "title": "alert"},
+                {"field": "severity"},
+                {"field": "state"},
+                {"field": "message"},
+            ],
+        },
+    }
+    ack = {
+        "data": {"name": "acknowledged"},
+        "mark": {
+            "type": "point",
+            "shape": "diamond",
+            "size": 110,
+            "filled": True,
+            "color": "#333333",
+            "opacity": 1,
+        },
+        "encoding": {
+            "x": time_x(),
+            "y": y,
+            "tooltip": [time_tooltip("acknowledged", "%Y-%m-%d %H:%M"), {"field": "by", "title": "by"}],
+        },
+    }
+    datasets = {"alerts": bars, "acknowledged": acks, "window": window(start, end, tz)}
+    return rows_chart(ALERTS_TITLE, 24, [bar, ack, window_layer()], datasets)

@@ -5,7 +5,9 @@ alerts, and the band thresholds. Like `session`, the API URL and key are part of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 import streamlit as st
 
@@ -42,6 +44,23 @@ def _predictions(
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _machine_alerts(api_url: str, api_key: str | None, machine_id: int, end: datetime) -> list[Alert]:
     return PlantwatchClient(api_url, api_key).machine_alerts(machine_id, opened_before=end)
+
+
+def fleet_reads() -> list[Callable[[], object]]:
+    """The Fleet page's health reads, for session.prefetch."""
+    url, key = session.settings().api_url, session.current_key()
+    return [partial(_fleet_health, url, key), partial(_active_alerts, url, key)]
+
+
+def machine_reads(machine_id: int, start: datetime, end: datetime) -> list[Callable[[], object]]:
+    """The Machine page's health reads (as `machine_health`, `predictions` and `machine_alerts`
+    make them), for session.prefetch."""
+    url, key = session.settings().api_url, session.current_key()
+    return [
+        partial(_machine_health, url, key, machine_id),
+        partial(_predictions, url, key, machine_id, start, end),
+        partial(_machine_alerts, url, key, machine_id, end),
+    ]
 
 
 def fleet_health() -> dict[int, Health]:

@@ -13,7 +13,7 @@ import streamlit as st
 from dashboard import health_session, session
 from dashboard.client import ApiError
 from dashboard.fleet_grid import BAND_LABELS, band, interval_text
-from dashboard.health_charts import alert_timeline_figure, drivers_figure, rul_figure
+from dashboard.health_charts import alert_timeline_chart, drivers_chart, rul_chart
 from dashboard.records import Alert, Event, Health, Machine
 
 ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
@@ -95,7 +95,7 @@ def drivers(health: Health | None) -> None:
     if health is None:
         return
     if health.top_sensors:
-        st.plotly_chart(drivers_figure(health.top_sensors), key="machine_drivers", width="stretch")
+        st.vega_lite_chart(spec=drivers_chart(health.top_sensors), key="machine_drivers", width="stretch")
     elif health.status != "pending":
         st.caption("The current prediction names no driving sensors.")
 
@@ -125,7 +125,7 @@ def rul_history(
             st.info(f"No prediction in the last {range_label}: pick a longer range. {NO_MODEL_HINT}")
         return
     limits = health_session.thresholds()
-    figure = rul_figure(
+    spec = rul_chart(
         history,
         events=events,
         start=start,
@@ -133,9 +133,8 @@ def rul_history(
         tz=tz,
         warning=limits.rul_warning,
         critical=limits.rul_critical,
-        revision=f"{machine.path}/rul/{range_label}",
     )
-    st.plotly_chart(figure, key="machine_rul", width="stretch")
+    st.vega_lite_chart(spec=spec, key="machine_rul", width="stretch")
     st.caption(
         "The band is the prediction interval; dotted lines are the warning and critical RUL thresholds."
     )
@@ -151,8 +150,8 @@ def alert_timeline(machine: Machine, start: datetime, end: datetime, range_label
     if not alerts:
         st.caption(f"No alert on this machine in the last {range_label}.")
         return
-    figure = alert_timeline_figure(alerts, start=start, end=end, tz=tz)
-    st.plotly_chart(figure, key="machine_alert_timeline", width="stretch")
+    spec = alert_timeline_chart(alerts, start=start, end=end, tz=tz)
+    st.vega_lite_chart(spec=spec, key="machine_alert_timeline", width="stretch")
     st.dataframe(
         alerts_table(alerts, tz),
         hide_index=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 
@@ -128,6 +129,15 @@ def parse_ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+@lru_cache(maxsize=4096)
+def _sensor(
+    name: str, position: int, unit: str | None, normal_min: float | None, normal_max: float | None
+) -> Sensor:
+    # Machines of one type share their sensors' definitions: one (frozen) object for each definition,
+    # not one per machine; making 20,000 took a quarter of a second for a fleet of 1,000 machines.
+    return Sensor(name, position, unit, normal_min, normal_max)
+
+
 def machine_from_json(raw: dict[str, Any]) -> Machine:
     latest = raw.get("latest") or {}
     return Machine(
@@ -140,12 +150,12 @@ def machine_from_json(raw: dict[str, Any]) -> Machine:
         external_code=raw.get("external_code"),
         last_seen_at=parse_ts(raw.get("last_seen_at")),
         sensors=tuple(
-            Sensor(
-                name=str(s["name"]),
-                position=int(s.get("position") or 0),
-                unit=s.get("unit"),
-                normal_min=s.get("normal_min"),
-                normal_max=s.get("normal_max"),
+            _sensor(
+                str(s["name"]),
+                int(s.get("position") or 0),
+                s.get("unit"),
+                s.get("normal_min"),
+                s.get("normal_max"),
             )
             for s in raw.get("sensors") or []
         ),

@@ -8,19 +8,28 @@ and key as arguments, so sessions with different keys never share results.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.client import ApiError, PlantwatchClient
-from dashboard.records import Event, Identity, Machine, Series
+from dashboard.records import Identity, Machine
 from plantwatch.settings import Settings, get_settings
 
 KEY_STATE = "pw_api_key"
 ENV_KEY_OFF_STATE = "pw_env_key_off"
 REFUSED_STATE = "pw_refused_key"
 CACHE_TTL_S = 5
+REGISTRY_TTL_S = 60  # the machine picker's list: machines come and go far less often than data
+# (when read, list) of the latest fleet list by (API URL, key): the Machine page's picker reuses what
+# the Fleet page (or any page) read instead of reading 1,000 machines again.
+_REGISTRY: dict[tuple[str, str | None], tuple[float, list[Machine]]] = {}
+_PREFETCH = ThreadPoolExecutor(8, thread_name_prefix="pw-prefetch")
 CREATE_KEY_HINT = "`plantwatch apikey create --name <you> --role engineer`"
 
 
@@ -61,21 +70,11 @@ def display_tz() -> tzinfo:
 # --- cached reads (the URL and key are part of the cache key) -------------------------------------
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+# A resource, not data: the fleet's list is read-only and large enough that unpickling a copy on every
+# read (as cache_data does) costs about 60 ms with 1,000 machines.
+@st.cache_resource(ttl=CACHE_TTL_S, show_spinner=False)
 def _machines(api_url: str, api_key: str | None) -> list[Machine]:
     return PlantwatchClient(api_url, api_key).machines()
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _series(
-    api_url: str, api_key: str | None, machine_id: int, sensor: str, start: datetime, end: datetime
-) -> Series:
-    return PlantwatchClient(api_url, api_key).recent_readings(machine_id, sensor, start, end)
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _events(api_url: str, api_key: str | None, machine_id: int) -> list[Event]:
-    return PlantwatchClient(api_url, api_key).events(machine_id)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -84,19 +83,22 @@ def _identity(api_url: str, api_key: str | None) -> Identity | None:
 
 
 def machines() -> list[Machine]:
-    found = _machines(settings().api_url, current_key())
+    url, key = settings().api_url, current_key()
+    found = _machines(url, key)
     st.session_state.pop(REFUSED_STATE, None)
+    if _REGISTRY.get((url, key), (0.0, None))[1] is not found:
+        _REGISTRY[(url, key)] = (time.monotonic(), found)
     return found
 
 
-def machines_or_explain() -> list[Machine] | None:
-    """The fleet for a page, or None after telling the user why there is none (no key, API error,
-    no machines yet)."""
+def machines_or_explain(*, picker: bool = False) -> list[Machine] | None:
+    """The fleet for a page (`picker`: the machine registry's, see `machine_registry`), or None after
+    telling the user why there is none (no key, API error, no machines yet)."""
     if not require_key():
         return None
     try:
         with st.spinner("Loading machines…"):
-            found = machines()
+            found = machine_registry() if picker else machines()
     except ApiError as exc:
         show_api_error(exc, "list the machines")
         return None
@@ -106,16 +108,27 @@ def machines_or_explain() -> list[Machine] | None:
     return found
 
 
-def series(machine_id: int, sensor: str, start: datetime, end: datetime) -> Series:
-    return _series(settings().api_url, current_key(), machine_id, sensor, start, end)
+def machine_registry() -> list[Machine]:
+    """The fleet for the machine picker: the latest list any page read, up to REGISTRY_TTL_S old (read
+    a machine itself for anything live, dashboard.machine_reads)."""
+    read_at, found = _REGISTRY.get((settings().api_url, current_key()), (0.0, None))
+    if found is None or time.monotonic() - read_at > REGISTRY_TTL_S:
+        return machines()
+    return found
 
 
-def events(machine_id: int) -> list[Event]:
-    return _events(settings().api_url, current_key(), machine_id)
+def prefetch(*reads: Callable[[], object]) -> Callable[[], None]:
+    """Start cached reads in the background, so that they wait on the API together; the function
+    returned waits until they are done, after which the page finds their answers in the cache. A
+    read must be a cached function with its arguments spelled out (URL and key included): nothing
+    in it may use Streamlit's page state. A read that failed is not cached: the page asks again and
+    gets the error."""
+    started = [_PREFETCH.submit(read) for read in reads]
 
+    def done() -> None:
+        wait(started)
 
-def forget_events() -> None:
-    _events.clear()
+    return done
 
 
 def window(span: timedelta, now: datetime) -> tuple[datetime, datetime]:
@@ -194,30 +207,43 @@ def _login_form() -> None:
         st.form_submit_button("Log in", on_click=_log_in, key="pw_login_submit")
 
 
-def sidebar_login() -> None:
-    """Who is logged in and a logout button, or the box to paste a key (also when the key was refused).
+def sidebar_login(slot: DeltaGenerator, *, page_refused: bool = False) -> bool:
+    """In `slot` (of the sidebar): who is logged in and a logout button, or the box to paste a key (also
+    when the key was refused). True when it showed a key the API had not refused.
 
-    Call it after the page ran, so that a key the page saw refused already shows the login box.
+    Call it before the page, so that the browser loads the button's code while the page runs, and again
+    with `page_refused` when the page then saw that key refused (`refused`): the login box replaces it
+    at once, whatever the identity kept from earlier says.
     """
-    with st.sidebar:
+    with slot.container():
         key = current_key()
         if not key:
             _login_form()
-            return
+            return False
         identity: Identity | None = None
         try:
-            identity = _identity(settings().api_url, key)
+            if not page_refused:
+                identity = _identity(settings().api_url, key)
             if identity is not None:
                 st.session_state.pop(REFUSED_STATE, None)
         except ApiError as exc:
             if exc.status == 401:
                 st.session_state[REFUSED_STATE] = key
         source = "" if st.session_state.get(KEY_STATE) else " (from PLANTWATCH_API_KEY)"
-        if st.session_state.get(REFUSED_STATE) == key:
+        refused = st.session_state.get(REFUSED_STATE) == key
+        if refused:
             st.error(f"The API refused this key{source}: paste another.")
             _login_form()
         elif identity is not None:
             st.caption(f"Logged in as **{identity.name}** ({identity.role}){source}")
         else:
             st.caption(f"API key set{source}")
-        st.button("Log out", on_click=_log_out, key="pw_logout")
+        # Its own key when refused: after the page, this may be drawn again in one run with the other.
+        st.button("Log out", on_click=_log_out, key="pw_logout_refused" if refused else "pw_logout")
+        return not refused
+
+
+def refused() -> bool:
+    """Whether the API refused this session's key (as the page just found, maybe)."""
+    key = current_key()
+    return key is not None and st.session_state.get(REFUSED_STATE) == key

@@ -52,8 +52,12 @@ def _filters(machines: list[Machine]) -> list[Machine]:
 def _open_machine(machines: list[Machine]) -> None:
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     path = left.selectbox("Open a machine", [m.path for m in machines], key="fleet_open_machine")
-    if right.button("Open", key="fleet_open", width="stretch") and path:
-        st.switch_page(MACHINE_PAGE, query_params={"machine": path})
+    if path:
+        # A link, not a button: a click runs the Machine page at once, as the sidebar does (a button
+        # would first run this page again, then switch).
+        right.page_link(
+            MACHINE_PAGE, label="Open", icon="📈", query_params={"machine": path}, width="stretch"
+        )
 
 
 def _health_and_alerts() -> tuple[dict[int, Health] | None, list[Alert] | None]:
@@ -138,12 +142,14 @@ def _counts(
 
 
 def fleet_body() -> None:
+    health_ready = session.prefetch(*health_session.fleet_reads())  # read while the machines load
     machines = session.machines_or_explain()
     if machines is None:
         return
     stale_after_s = float(session.settings().silent_after_s)
     now = datetime.now(UTC)
     shown = _filters(machines)
+    health_ready()
     health, alerts = _health_and_alerts()
     _counts(shown, health, alerts, now)
     if not shown:

@@ -6,18 +6,16 @@ The machine is in the URL (`?machine=site/line/machine`), so a view can be share
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import session
-from dashboard.charts import trend_figure
+from dashboard import machine_reads, session
+from dashboard.charts import trend_chart
 from dashboard.client import ApiError
 from dashboard.formatting import events_table, last_seen_label
 from dashboard.machine_health import alert_timeline, current_prediction, drivers, rul_history
-from dashboard.records import Machine, Point
+from dashboard.records import Event, Machine, Series
 
 RANGES = {
     "15 min": timedelta(minutes=15),
@@ -28,7 +26,6 @@ RANGES = {
 }
 PICK = "machine_pick"
 BUCKET_LABELS = {"1m": "1-minute", "1h": "1-hour"}
-BAND_FILL = "rgba(31, 119, 180, 0.2)"
 EVENT_RESULT = "machine_event_result"
 
 
@@ -36,45 +33,88 @@ def _sync_query_param() -> None:
     st.query_params["machine"] = st.session_state[PICK]
 
 
-def _pick_machine(machines: list[Machine]) -> Machine:
-    by_path = {m.path: m for m in sorted(machines, key=lambda m: m.path)}
+def _wanted(paths: list[str]) -> str | None:
+    """The path of the machine the URL names (by path, id or external code), if any."""
     wanted = st.query_params.get("machine")
-    if wanted is not None and wanted not in by_path:
-        # Also accept a numeric id or an external code in the URL.
-        match = next((m for m in machines if wanted in (str(m.id), m.external_code)), None)
-        if match is None:
+    if wanted is None or wanted in paths:
+        return wanted
+    try:  # an id, an external code, or a machine newer than the picker's list
+        return machine_reads.machine(wanted).path
+    except ApiError as exc:
+        if exc.status in (404, 422):
             st.warning(f"There is no machine {wanted!r}: pick one below.")
-        wanted = match.path if match else None
+        else:
+            session.show_api_error(exc, f"find the machine {wanted!r}")
+        return None
+
+
+def _pick_machine(machines: list[Machine]) -> str:
+    paths = sorted(m.path for m in machines)
+    wanted = _wanted(paths)
     if wanted is not None:
+        if wanted not in paths:
+            paths = sorted([*paths, wanted])
         st.session_state[PICK] = wanted
-    elif st.session_state.get(PICK) not in by_path:
-        st.session_state[PICK] = next(iter(by_path))
-    path = st.selectbox("Machine", list(by_path), key=PICK, on_change=_sync_query_param)
+    elif st.session_state.get(PICK) not in paths:
+        st.session_state[PICK] = paths[0]
+    path = str(st.selectbox("Machine", paths, key=PICK, on_change=_sync_query_param))
     st.query_params["machine"] = path
-    return by_path[path]
+    return path
 
 
-def _add_min_max_band(figure: go.Figure, points: Sequence[Point], tz: tzinfo) -> None:
-    """Bucket averages: shade each bucket's min to max around the line (added after it, so the
-    line stays the figure's first trace)."""
-    x = [p.ts.astimezone(tz).replace(tzinfo=None) for p in points]
-    edge = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip", "showlegend": False}
-    figure.add_trace(go.Scatter(x=x, y=[p.max for p in points], name="max", **edge))
-    figure.add_trace(
-        go.Scatter(x=x, y=[p.min for p in points], name="min", fill="tonexty", fillcolor=BAND_FILL, **edge)
+def _trend(
+    machine: Machine,
+    name: str,
+    series: Series | ApiError,
+    events: list[Event],
+    times: tuple[datetime, datetime],
+    range_label: str,
+    tz: tzinfo,
+) -> None:
+    """One sensor's chart with its captions, or why there is none."""
+    if isinstance(series, ApiError):
+        session.show_api_error(series, f"read {name}")
+        return
+    if not series.points:
+        st.info(f"No {name} readings in the last {range_label}: pick a longer range.")
+        return
+    sensor = machine.sensor(name)
+    spread = series.bucket in BUCKET_LABELS
+    spec = trend_chart(
+        series.points,
+        sensor=name,
+        unit=series.unit or (sensor.unit if sensor else None),
+        normal_min=sensor.normal_min if sensor else None,
+        normal_max=sensor.normal_max if sensor else None,
+        events=events,
+        start=times[0],
+        end=times[1],
+        tz=tz,
+        spread=spread,
     )
+    st.vega_lite_chart(spec=spec, key=f"trend_{name}", width="stretch")
+    if spread:
+        st.caption(f"{BUCKET_LABELS[series.bucket]} averages; the band spans each bucket's min to max.")
+    if series.truncated:
+        since = series.points[0].ts.astimezone(tz)
+        st.caption(
+            f"Too many readings for {range_label}: showing the latest {len(series.points)} "
+            f"(since {since:%Y-%m-%d %H:%M}). Pick a shorter range to see every reading."
+        )
 
 
-def _charts(machine_id: int, sensors: list[str], range_label: str) -> None:
+def _charts(path: str, sensors: list[str], range_label: str) -> None:
     try:
-        machine = next(m for m in session.machines() if m.id == machine_id)  # fresh on auto-refresh
-    except (ApiError, StopIteration):
+        machine = machine_reads.machine(path)  # fresh on auto-refresh
+    except ApiError:
         st.warning("This machine is no longer listed by the API.")
         return
     start, end = session.window(RANGES[range_label], datetime.now(UTC))
     tz = session.display_tz()
+    with st.spinner("Loading the machine's data…"):
+        machine_reads.read_all(machine.id, sensors, (start, end))
     try:
-        events = session.events(machine.id)
+        events = machine_reads.events(machine.id)
     except ApiError as exc:
         session.show_api_error(exc, "list the machine's events")
         events = []
@@ -89,44 +129,11 @@ def _charts(machine_id: int, sensors: list[str], range_label: str) -> None:
     st.subheader("Sensors")
     if not sensors and machine.sensors:
         st.info("Pick at least one sensor to see its trend.")
+    found = machine_reads.series_set(machine.id, sensors, start, end) if sensors else {}
     columns = st.columns(2) if len(sensors) > 1 else [st.container()]
     for index, name in enumerate(sensors):
-        sensor = machine.sensor(name)
         with columns[index % len(columns)]:
-            try:
-                with st.spinner(f"Loading {name}…"):
-                    series = session.series(machine.id, name, start, end)
-            except ApiError as exc:
-                session.show_api_error(exc, f"read {name}")
-                continue
-            if not series.points:
-                st.info(f"No {name} readings in the last {range_label}: pick a longer range.")
-                continue
-            figure = trend_figure(
-                series.points,
-                sensor=name,
-                unit=series.unit or (sensor.unit if sensor else None),
-                normal_min=sensor.normal_min if sensor else None,
-                normal_max=sensor.normal_max if sensor else None,
-                events=events,
-                start=start,
-                end=end,
-                tz=tz,
-                revision=f"{machine.path}/{name}/{range_label}",
-            )
-            if series.bucket in BUCKET_LABELS:
-                _add_min_max_band(figure, series.points, tz)
-            st.plotly_chart(figure, key=f"trend_{name}", width="stretch")
-            if series.bucket in BUCKET_LABELS:
-                st.caption(
-                    f"{BUCKET_LABELS[series.bucket]} averages; the band spans each bucket's min to max."
-                )
-            if series.truncated:
-                since = series.points[0].ts.astimezone(tz)
-                st.caption(
-                    f"Too many readings for {range_label}: showing the latest {len(series.points)} "
-                    f"(since {since:%Y-%m-%d %H:%M}). Pick a shorter range to see every reading."
-                )
+            _trend(machine, name, found[name], events, (start, end), range_label, tz)
     alert_timeline(machine, start, end, range_label, tz)
     st.subheader("Recent events")
     if events:
@@ -149,7 +156,7 @@ def _log_event(machine_id: int, path: str) -> None:
     except ApiError as exc:
         state[EVENT_RESULT] = ("error", exc)
         return
-    session.forget_events()
+    machine_reads.forget_events()
     state[EVENT_RESULT] = (
         "ok",
         f"Logged {event.kind} of {path} at {event.ts.astimezone(tz):%Y-%m-%d %H:%M:%S}.",
@@ -179,10 +186,15 @@ def _event_form(machine: Machine) -> None:
 
 def machine_page() -> None:
     st.title("Machine")
-    machines = session.machines_or_explain()
+    machines = session.machines_or_explain(picker=True)
     if machines is None:
         return
-    machine = _pick_machine(machines)
+    path = _pick_machine(machines)
+    try:
+        machine = machine_reads.machine(path)
+    except ApiError as exc:
+        session.show_api_error(exc, f"read {path}")
+        return
     st.caption(
         " · ".join(x for x in (machine.site, machine.line, machine.machine_type, machine.external_code) if x)
     )
@@ -197,7 +209,7 @@ def machine_page() -> None:
         )
     else:
         sensors = right.multiselect("Sensors", names, default=names, key=f"machine_sensors_{machine.id}")
-    st.fragment(_charts, run_every=session.refresh_every())(machine.id, sensors, range_label)
+    st.fragment(_charts, run_every=session.refresh_every())(machine.path, sensors, range_label)
     _event_form(machine)
 
 

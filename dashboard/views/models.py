@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from dashboard import ops_session, session
-from dashboard.charts import curves_figure
+from dashboard.charts import curves_chart
 from dashboard.client import ApiError
 from dashboard.ops_records import ModelVersion
 from dashboard.ops_tables import local, scalar_metrics, training_history, versions_table
@@ -67,8 +67,8 @@ def _details(version: ModelVersion) -> None:
     with right:
         curves = training_history(version.metrics)
         if curves:
-            figure = curves_figure(curves, title=f"Training curves · v{version.version}")
-            st.plotly_chart(figure, key="models_curves", width="stretch")
+            spec = curves_chart(curves, title=f"Training curves · v{version.version}")
+            st.vega_lite_chart(spec=spec, key="models_curves", width="stretch")
         else:
             st.info(
                 "The API returns no per-epoch history for this version (its metrics hold final figures "

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ops_session, session
-from dashboard.charts import p_chart_figure
+from dashboard.charts import p_chart
 from dashboard.client import ApiError
 from dashboard.ops_records import Inspection, Quality
 from dashboard.ops_tables import percent, quality_totals
@@ -70,8 +70,8 @@ def _chart(quality: Quality, range_label: str) -> None:
     counts[2].metric("Defect rate", percent(defective / inspected if inspected else None))
     counts[3].metric("Samples out of control", out)
     tz = session.display_tz()
-    st.plotly_chart(
-        p_chart_figure(samples, title=f"Defect rate · {where}", tz=tz), key="quality_p_chart", width="stretch"
+    st.vega_lite_chart(
+        spec=p_chart(samples, title=f"Defect rate · {where}", tz=tz), key="quality_p_chart", width="stretch"
     )
     st.caption(
         f"One sample per {quality.bucket_s / 3600:g} h; limits p̄ ± 3 sigma from the "

@@ -7,15 +7,19 @@ tables (`db_url`), its own seed and its own keys, and fresh dashboard settings a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 import streamlit as st
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session, sessionmaker
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from db.engine import transaction
@@ -31,6 +35,35 @@ APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 def app_test() -> AppTest:
     """The dashboard as `streamlit run dashboard/app.py` starts it (the first run imports a lot)."""
     return AppTest.from_file(APP, default_timeout=30)
+
+
+@dataclass
+class Chart:
+    """A Vega-Lite chart as the browser gets it: its spec and its named datasets."""
+
+    spec: dict[str, Any]
+    data: dict[str, pd.DataFrame]
+
+    @property
+    def title(self) -> str:
+        return str(self.spec["title"]["text"])
+
+    def layers(self, mark: str) -> list[dict[str, Any]]:
+        return [layer for layer in self.spec["layer"] if layer["mark"]["type"] == mark]
+
+
+def charts_of(at: AppTest) -> list[Chart]:
+    """The page's charts, top to bottom."""
+    return [
+        Chart(
+            json.loads(element.proto.spec),
+            {
+                named.name: convert_arrow_bytes_to_pandas_df(named.data.data)
+                for named in element.proto.datasets
+            },
+        )
+        for element in at.get("vega_lite_chart")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +145,8 @@ def dashboard_env(api_server: ApiServer, seed: Seed, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PLANTWATCH_DASHBOARD_REFRESH_S", "0")
     get_settings.cache_clear()
     st.cache_data.clear()
+    st.cache_resource.clear()
     yield seed
     get_settings.cache_clear()
     st.cache_data.clear()
+    st.cache_resource.clear()

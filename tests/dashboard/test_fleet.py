@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 import pandas as pd
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,8 +86,12 @@ def test_filters_are_read_from_a_shared_url(dashboard_env: Seed) -> None:
 def test_open_goes_to_the_machine_page_with_the_machine_in_the_url(dashboard_env: Seed) -> None:
     at = app_test().run()
 
-    at.selectbox(key="fleet_open_machine").select("plant-a/press/m2")
-    at.button(key="fleet_open").click().run()
+    at.selectbox(key="fleet_open_machine").select("plant-a/press/m2").run()
+    (link,) = at.get("page_link")
+    assert (link.proto.label, link.proto.page) == ("Open", "machine")
+    assert parse_qs(link.proto.query_string) == {"machine": ["plant-a/press/m2"]}
+    at.query_params["machine"] = "plant-a/press/m2"  # following the link, as the browser does
+    at.switch_page("views/machine.py").run()
 
     assert not at.exception
     assert [title.value for title in at.title] == ["Machine"]

@@ -3,7 +3,6 @@ logging an event."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from dashboard.health_charts import ALERTS_TITLE, DRIVERS_TITLE, RUL_TITLE
-from tests.dashboard.conftest import ApiServer, Seed, app_test
+from tests.dashboard.conftest import ApiServer, Chart, Seed, app_test, charts_of
 from tests.dashboard.health_seed import WITHHELD, HealthSeed, seed_health
 
 HEALTH_TITLES = (RUL_TITLE, DRIVERS_TITLE, ALERTS_TITLE)
@@ -26,14 +25,20 @@ def machine_page(machine: str | None) -> AppTest:
     return at.switch_page("views/machine.py").run()
 
 
-def all_charts(at: AppTest) -> dict[str, dict[str, Any]]:
-    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    return {spec["layout"]["title"]["text"]: spec for spec in specs}
+def all_charts(at: AppTest) -> dict[str, Chart]:
+    return {chart.title: chart for chart in charts_of(at)}
 
 
-def charts(at: AppTest) -> list[dict[str, Any]]:
+def charts(at: AppTest) -> list[Chart]:
     """The sensor trends."""
-    return [spec for title, spec in all_charts(at).items() if title not in HEALTH_TITLES]
+    return [chart for title, chart in all_charts(at).items() if title not in HEALTH_TITLES]
+
+
+def levels(chart: Chart) -> list[float]:
+    """The y of the chart's horizontal lines."""
+    return sorted(
+        layer["encoding"]["y"]["datum"] for layer in chart.layers("rule") if "y" in layer["encoding"]
+    )
 
 
 @pytest.fixture
@@ -47,18 +52,20 @@ def test_charts_of_the_machine_in_the_url_with_band_and_event_marker(dashboard_e
     assert not at.exception
     assert at.selectbox(key="machine_pick").value == "plant-a/press/m1"
     temperature, vibration = charts(at)
-    assert temperature["layout"]["title"]["text"] == "temperature [°C]"
-    assert vibration["layout"]["title"]["text"] == "vibration"
+    assert temperature.title == "temperature [°C]"
+    assert vibration.title == "vibration"
     # The default range is 1 h: about 120 of the 241 readings every 30 s (the newest 5 s old).
-    assert len(temperature["data"][0]["y"]) in (120, 121)
-    assert temperature["data"][0]["y"][-1] == 71.25
-    shapes = temperature["layout"]["shapes"]
-    band = [s for s in shapes if s["type"] == "rect"]
-    assert [(s["y0"], s["y1"]) for s in band] == [(20.0, 80.0)]
-    assert not [s for s in vibration["layout"]["shapes"] if s["type"] == "rect"]
+    points = temperature.data["points"]
+    assert len(points) in (120, 121)
+    assert points["value"].iloc[-1] == 71.25
+    band = [
+        (rect["encoding"]["y"]["datum"], rect["encoding"]["y2"]["datum"])
+        for rect in temperature.layers("rect")
+    ]
+    assert band == [(20.0, 80.0)] and levels(temperature) == [20.0, 80.0]
+    assert not vibration.layers("rect") and not levels(vibration)
     # The maintenance 20 min ago is marked; the failure 3 days ago is outside the hour.
-    markers = [a["text"] for a in temperature["layout"]["annotations"]]
-    assert markers == ["maintenance"]
+    assert list(temperature.data["events"]["kind"]) == ["maintenance"]
     events = at.dataframe[0].value
     assert list(events["kind"]) == ["maintenance", "failure"]
     assert list(events["note"]) == ["oiled", "seized"]
@@ -71,12 +78,11 @@ def test_longer_range_shows_older_readings_and_events(dashboard_env: Seed) -> No
 
     temperature = charts(at)[0]
     # 7 days come as 1-hour averages: the 2 h of readings fill 3 hours, with a min-max band.
-    line, high, low = temperature["data"]
-    assert len(line["y"]) == 3 and len(high["y"]) == 3 and len(low["y"]) == 3
-    assert low["fill"] == "tonexty"
-    assert all(lo <= avg <= hi for lo, avg, hi in zip(low["y"], line["y"], high["y"], strict=True))
-    assert (min(low["y"]), max(high["y"])) == (47.25, 71.25)
-    assert sorted(a["text"] for a in temperature["layout"]["annotations"]) == ["failure", "maintenance"]
+    points = temperature.data["points"]
+    assert len(points) == 3 and temperature.layers("area")
+    assert ((points["min"] <= points["value"]) & (points["value"] <= points["max"])).all()
+    assert (points["min"].min(), points["max"].max()) == (47.25, 71.25)
+    assert sorted(temperature.data["events"]["kind"]) == ["failure", "maintenance"]
     assert any("1-hour averages" in caption.value for caption in at.caption)
 
 
@@ -86,7 +92,7 @@ def test_picking_another_machine_updates_the_url_and_charts(dashboard_env: Seed)
     at.selectbox(key="machine_pick").select("plant-a/paint/p1").run()
 
     assert at.query_params["machine"] == "plant-a/paint/p1"
-    assert [c["layout"]["title"]["text"] for c in charts(at)] == ["humidity"]
+    assert [c.title for c in charts(at)] == ["humidity"]
 
 
 def test_sensor_multiselect_limits_the_charts(dashboard_env: Seed) -> None:
@@ -96,7 +102,7 @@ def test_sensor_multiselect_limits_the_charts(dashboard_env: Seed) -> None:
         "temperature"
     ).run()
 
-    assert [c["layout"]["title"]["text"] for c in charts(at)] == ["vibration"]
+    assert [c.title for c in charts(at)] == ["vibration"]
 
 
 def test_unknown_machine_in_the_url_says_so(dashboard_env: Seed) -> None:
@@ -151,14 +157,18 @@ def test_health_rul_history_drivers_and_alert_timeline(health: HealthSeed) -> No
     assert any(caption.value == "RUL interval 8-18 cycles." for caption in at.caption)
     found = all_charts(at)
     # The last hour holds 3 of the 4 predictions, oldest first, with their interval as a band.
-    line, high, low = found[RUL_TITLE]["data"]
-    assert line["y"] == [30.0, 20.0, 12.0]
-    assert high["y"] == [36.0, 26.0, 18.0] and low["y"] == [26.0, 16.0, 8.0] and low["fill"] == "tonexty"
-    assert [a["text"] for a in found[RUL_TITLE]["layout"]["annotations"]] == ["maintenance"]
-    assert sorted(s["y0"] for s in found[RUL_TITLE]["layout"]["shapes"] if s["type"] == "line" and
-                  s.get("yref") != "paper") == [20, 50]  # fmt: skip
-    drivers = found[DRIVERS_TITLE]["data"][0]
-    assert drivers["y"] == ["vibration", "temperature"] and drivers["x"] == [2.25, 9.5]  # strongest on top
+    rul = found[RUL_TITLE]
+    predictions = rul.data["predictions"]
+    assert list(predictions["rul"]) == [30.0, 20.0, 12.0] and rul.layers("area")
+    assert list(predictions["high"]) == [36.0, 26.0, 18.0] and list(predictions["low"]) == [26.0, 16.0, 8.0]
+    assert list(rul.data["events"]["kind"]) == ["maintenance"]
+    assert levels(rul) == [20, 50]
+    drivers = found[DRIVERS_TITLE]
+    assert drivers.data["drivers"].set_index("sensor")["score"].to_dict() == {
+        "temperature": 9.5,
+        "vibration": 2.25,
+    }
+    assert drivers.layers("bar")[0]["encoding"]["y"]["sort"] == "-x"  # strongest on top
     # Active alerts of the hour (the one resolved a day ago is outside it), newest first.
     ids = health.alert_ids
     alerts = at.dataframe[0].value
@@ -166,9 +176,10 @@ def test_health_rul_history_drivers_and_alert_timeline(health: HealthSeed) -> No
     assert list(alerts["state"]) == ["open", "acknowledged"]
     assert alerts["acknowledged"][1].endswith("dash-engineer")
     assert list(alerts["alert"]) == [f"alerts?alert={ids['low']}", f"alerts?alert={ids['stuck']}"]
-    timeline = found[ALERTS_TITLE]["data"]
-    assert [t["name"] for t in timeline] == [f"#{ids['low']} rul_low", f"#{ids['stuck']} sensor_stuck",
-                                              "acknowledged"]  # fmt: skip
+    timeline = found[ALERTS_TITLE]
+    labels = [f"#{ids['low']} rul_low", f"#{ids['stuck']} sensor_stuck"]
+    assert list(timeline.data["alerts"]["label"]) == labels  # newest on top
+    assert list(timeline.data["acknowledged"]["label"]) == labels[1:]
     assert list(at.dataframe[1].value["kind"]) == ["maintenance", "failure"]  # the events follow
 
 
@@ -178,8 +189,8 @@ def test_a_week_shows_every_prediction_and_the_resolved_alert(health: HealthSeed
     at.radio(key="machine_range").set_value("7 d").run()
 
     rul = all_charts(at)[RUL_TITLE]
-    assert rul["data"][0]["y"] == [90.0, 30.0, 20.0, 12.0]
-    assert sorted(a["text"] for a in rul["layout"]["annotations"]) == ["failure", "maintenance"]
+    assert list(rul.data["predictions"]["rul"]) == [90.0, 30.0, 20.0, 12.0]
+    assert sorted(rul.data["events"]["kind"]) == ["failure", "maintenance"]
     alerts = at.dataframe[0].value
     assert list(alerts["id"]) == [health.alert_ids[k] for k in ("low", "stuck", "old")]
     assert alerts["resolved"][2].endswith("system")
@@ -190,7 +201,7 @@ def test_a_shorter_range_shows_only_its_predictions(health: HealthSeed) -> None:
 
     at.radio(key="machine_range").set_value("15 min").run()  # the latest prediction is 10 min old
 
-    assert all_charts(at)[RUL_TITLE]["data"][0]["y"] == [12.0]
+    assert list(all_charts(at)[RUL_TITLE].data["predictions"]["rul"]) == [12.0]
     # Opened 40 min ago but still active, the stuck alert belongs to these 15 minutes too.
     assert list(at.dataframe[0].value["id"]) == [health.alert_ids["low"], health.alert_ids["stuck"]]
 

@@ -3,7 +3,6 @@ and retrain as an admin change what the API returns; other roles see the buttons
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ from plantwatch.embedded import free_port
 from plantwatch.settings import get_settings
 from services import model_registry
 from services.api_keys import create_key
-from tests.dashboard.conftest import ApiServer, Seed, app_test
+from tests.dashboard.conftest import ApiServer, Seed, app_test, charts_of
 
 HISTORY = {"loss": [0.9, 0.5, 0.3], "val_loss": [1.0, 0.7, 0.6]}
 
@@ -84,12 +83,12 @@ def test_versions_champion_decisions_and_curves(versions: dict[str, Any]) -> Non
     assert list(qc["error_rate"]) == [0.1] and "rmse" not in qc.columns
     assert {m.label: m.value for m in at.metric} == {"Versions": "3", "Champions": "2", "Candidates": "1"}
     # The first version listed (qc) has no history: no curves, and the page says why.
-    assert not at.get("plotly_chart") and "no per-epoch history" in at.info[0].value
+    assert not charts_of(at) and "no per-epoch history" in at.info[0].value
 
     pick(at, versions["v2"])
-    (chart,) = at.get("plotly_chart")
-    traces = json.loads(chart.proto.spec)["data"]
-    assert {t["name"]: t["y"] for t in traces} == HISTORY
+    (chart,) = charts_of(at)
+    curves = chart.data["curves"]
+    assert {name: list(rows["value"]) for name, rows in curves.groupby("series", sort=False)} == HISTORY
 
     at.selectbox(key="models_kind").select("QC (per line)").run()
     assert at.subheader[0].value == "QC · plant-a/press" and len(version_tables(at)) == 1

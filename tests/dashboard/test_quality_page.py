@@ -3,7 +3,6 @@ their images, and relabelling from the review queue (which changes what the API 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,7 @@ from db.repositories.inspections import find_line
 from db.tables import Inspection
 from plantwatch.embedded import free_port
 from plantwatch.settings import get_settings
-from tests.dashboard.conftest import ApiServer, Seed, app_test
+from tests.dashboard.conftest import ApiServer, Seed, app_test, charts_of
 from tests.image_samples import image_bytes
 
 HOURS = 11  # hours of steady 5 % defects at cam-1 before the last one, at 50 %
@@ -99,9 +98,10 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in at.metric}
 
 
-def p_chart(at: AppTest) -> dict[str, Any]:
-    (chart,) = at.get("plotly_chart")
-    return dict(json.loads(chart.proto.spec))
+def p_chart(at: AppTest) -> pd.DataFrame:
+    """The p-chart's samples."""
+    (chart,) = charts_of(at)
+    return chart.data["samples"]
 
 
 def table(at: AppTest, column: str) -> pd.DataFrame:
@@ -132,17 +132,18 @@ def test_p_chart_per_line_and_station_with_the_out_of_control_hour(inspections: 
         "Defect rate": f"{(HOURS + 11) / inspected:.1%}",
         "Samples out of control": "1",
     }
-    rate, centre, upper, _lower = p_chart(at)["data"]
-    assert rate["y"][:HOURS] == [0.05] * HOURS and rate["y"][HOURS] == 0.5
-    assert centre["y"][HOURS] == pytest.approx(0.05) and upper["y"][HOURS] < 0.5
-    assert rate["marker"]["color"][HOURS] == "#d62728" and rate["marker"]["color"][0] == "#1f77b4"
+    samples = p_chart(at)
+    rate, centre, upper = samples["defect rate"], samples["centre"], samples["upper limit"]
+    assert list(rate[:HOURS]) == [0.05] * HOURS and rate[HOURS] == 0.5
+    assert centre[HOURS] == pytest.approx(0.05) and upper[HOURS] < 0.5
+    assert samples["out of control"][HOURS] and not samples["out of control"][:HOURS].any()
     stations = table(at, "defect rate")
     assert list(stations["station"]) == ["cam-1", "cam-2"]
     assert list(stations["inspected"]) == [inspected - 1, 1]
 
     at.selectbox(key="quality_station").select("cam-2").run()
     assert metrics(at)["Inspected"] == "1" and metrics(at)["Defective"] == "0"
-    assert len(p_chart(at)["data"][0]["y"]) == 1
+    assert len(p_chart(at)) == 1
     latest = table(at, "predicted")
     assert list(latest["id"]) == [inspections["other"]]
 
@@ -218,7 +219,7 @@ def test_no_inspections_says_how_to_get_some_and_api_down_says_to_start_it(
     assert at.info[0].value.startswith(
         "No inspections yet: cameras publish images on `plantwatch/v1/<site>/<line>/<station>/inspection`"
     )
-    assert not at.get("plotly_chart")
+    assert not charts_of(at)
 
     url = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("PLANTWATCH_API_URL", url)

@@ -72,5 +72,5 @@ def test_the_real_server_renders_both_pages(dashboard_url: str) -> None:
         assert not [text for name, text in elements if name in ("exception", "alert")]
     assert ("metric", 'label: "Machines"') in [(n, t.split("\n")[0]) for n, t in fleet]
     assert sum(name == "dataframe" for name, _ in fleet) == 3
-    assert sum(name == "plotly_chart" for name, _ in machine) == 2
+    assert sum(name == "vega_lite_chart" for name, _ in machine) == 2
     assert any(name == "heading" and 'body: "Machine"' in text for name, text in machine)

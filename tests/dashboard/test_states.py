@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.engine import transaction
+from db.tables import ApiKey
 from plantwatch.embedded import free_port
 from plantwatch.settings import get_settings
-from tests.dashboard.conftest import Seed, app_test
+from services.api_keys import create_key
+from tests.dashboard.conftest import ApiServer, Seed, app_test
 
 
 def use_env(monkeypatch: pytest.MonkeyPatch, **values: str | None) -> None:
@@ -34,7 +38,7 @@ def test_api_down_says_to_start_the_api(
     assert at.error[0].value.startswith(
         f"Cannot reach the plantwatch API at {url}: is `plantwatch api` running?"
     )
-    assert not at.dataframe and not at.get("plotly_chart")
+    assert not at.dataframe and not at.get("vega_lite_chart")
 
 
 def test_refused_key_asks_for_a_valid_one_and_pasting_one_logs_in(
@@ -51,6 +55,24 @@ def test_refused_key_asks_for_a_valid_one_and_pasting_one_logs_in(
     assert not at.error
     assert at.metric[0].value == "4"
     assert at.sidebar.caption[0].value == "Logged in as **dash-engineer** (engineer)"
+
+
+def test_a_key_revoked_while_logged_in_asks_for_another_on_the_next_page(
+    dashboard_env: Seed, api_server: ApiServer, session_factory: sessionmaker[Session]
+) -> None:
+    at = app_test().run()
+    assert at.sidebar.caption[0].value.startswith("Logged in as **dash-engineer**")
+    with transaction(session_factory) as session:
+        admin = create_key(session, "dash-admin", "admin")[1]
+        key_id = session.scalars(select(ApiKey.id).where(ApiKey.name == "dash-engineer")).one()
+    httpx.delete(f"{api_server.url}/api/v1/keys/{key_id}", headers={"X-API-Key": admin}).raise_for_status()
+
+    # The sidebar still knows who was logged in (for a minute); the page, reading afresh, is refused.
+    at.switch_page("views/alerts.py").run()
+
+    assert at.main.error[0].value.startswith("Your API key was refused: paste a valid key")
+    assert at.sidebar.error[0].value.startswith("The API refused this key")
+    assert at.sidebar.text_input(key="pw_login_key") is not None
 
 
 def test_without_a_key_the_sidebar_asks_for_one_and_logout_forgets_it(
@@ -107,4 +129,4 @@ def test_pages_render_with_auto_refresh_on(dashboard_env: Seed, monkeypatch: pyt
 
     at.query_params["machine"] = "plant-a/press/m1"
     at.switch_page("views/machine.py").run()
-    assert not at.exception and len(at.get("plotly_chart")) == 2
+    assert not at.exception and len(at.get("vega_lite_chart")) == 2
