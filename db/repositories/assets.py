@@ -21,7 +21,7 @@ def _ref_filter(ref: str | int) -> tuple[ColumnElement[bool], list[UnaryExpressi
     """The machines a reference may name (surrogate id `42`, path `site/line/machine`, or MES external
     code) and the order that puts the one it names first (the id's); None when it can name none."""
     if isinstance(ref, int):
-        return Machine.id == ref, []
+        return (Machine.id == ref, []) if 0 < ref < 2**31 else None
     if not ref or "\x00" in ref:  # PostgreSQL text cannot hold NUL: no machine has such a path
         return None
     if ref.isascii() and ref.isdigit() and 0 < int(ref) < 2**31:
