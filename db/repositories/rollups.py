@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from db.rollups import BUCKET_ORIGIN, STATE_1H, STATE_1M, ceil_to, floor_to
@@ -39,6 +39,42 @@ class Bucket:
     n: int  # values of the sensor in the bucket
 
 
+def _number(column: str) -> str:
+    """SQL writing a float as Python does: shortest round-trip digits, and `.0` on whole numbers
+    (PostgreSQL writes 3.0 as `3`). Readings are finite: ingest refuses NaN and infinities."""
+    whole = f"{column} = trunc({column}) AND abs({column}) < 1e15"
+    return f"CASE WHEN {whole} THEN {column} || '.0' ELSE {column}::text END"
+
+
+def _series_sql(table: str) -> str:
+    """The buckets of one rollup table and the raw tail (columns bucket, avg, min, max, n; oldest first)."""
+    # Rolled-up buckets are those before the watermark (`split`, floored to the bucket, within
+    # [first, stop]); the raw tail starts there. Read in the same statement: one trip less.
+    split = (
+        "(SELECT LEAST(GREATEST(date_bin(CAST(:width AS interval), max(done_until), :origin), :first), "
+        ":stop) FROM rollup_state WHERE name = :state)"  # GREATEST skips NULL: `first` before any refresh
+    )
+    rolled = (
+        f"SELECT bucket, avg[:pos] AS avg, min[:pos] AS min, max[:pos] AS max, n[:pos] AS n FROM {table} "
+        f"WHERE machine_id = :m AND bucket >= :first AND bucket < {split} AND n[:pos] > 0"
+    )
+    return f"{rolled} UNION ALL {_FROM_RAW.replace(':raw_from', split)} ORDER BY 1 LIMIT :limit"
+
+
+_POINT_JSON = (
+    """'{"ts":"' || to_char(b.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') """
+    f"""|| '","value":' || {_number("b.avg")} || ',"min":' || {_number("b.min")} """
+    f"""|| ',"max":' || {_number("b.max")} || ',"n":' || b.n || '}}'"""
+)
+# Statements built once: a statement's text is parsed for its parameters each time one is made.
+_SERIES = {bucket: _series_sql(table) for bucket, (_, table, _) in WIDTHS.items()}
+_SERIES_ROWS = {bucket: text(sql) for bucket, sql in _SERIES.items()}
+_JSON_ARRAY = "SELECT '[' || coalesce(string_agg({point}, ',' ORDER BY b.bucket), '') || ']' FROM ({rows}) b"
+_SERIES_JSON = {
+    bucket: text(_JSON_ARRAY.format(point=_POINT_JSON, rows=sql)) for bucket, sql in _SERIES.items()
+}
+
+
 def bucketed_series(
     session: Session,
     machine_id: int,
@@ -50,8 +86,8 @@ def bucketed_series(
 ) -> list[Bucket]:
     """The first `limit` buckets of width `bucket` ("1m" or "1h") of the sensor at `position` of a
     machine in [start, end), oldest first; buckets without a value of that sensor are left out."""
-    sql, params = _series_query(machine_id, position, start, end, bucket)
-    return _buckets(session, sql, params, WIDTHS[bucket][0], limit)
+    params = _series_params(machine_id, position, start, end, bucket, limit)
+    return _buckets(session, _SERIES_ROWS[bucket], params)
 
 
 def bucketed_series_json(
@@ -66,47 +102,19 @@ def bucketed_series_json(
     """The same buckets as `bucketed_series`, as the JSON array the API sends
     (`[{"ts": "…Z", "value": avg, "min", "max", "n"}, …]`), written by PostgreSQL: a day of 1-minute
     buckets costs the database a millisecond this way, and Python ten to fetch, check and write them."""
-    sql, params = _series_query(machine_id, position, start, end, bucket)
-    point = (
-        """'{"ts":"' || to_char(b.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') """
-        f"""|| '","value":' || {_number("b.avg")} || ',"min":' || {_number("b.min")} """
-        f"""|| ',"max":' || {_number("b.max")} || ',"n":' || b.n || '}}'"""
-    )
-    found: str = session.scalar(
-        text(f"SELECT '[' || coalesce(string_agg({point}, ',' ORDER BY b.bucket), '') || ']' FROM ({sql}) b"),
-        {**params, "width": WIDTHS[bucket][0], "origin": BUCKET_ORIGIN, "limit": limit},
-    )
+    params = _series_params(machine_id, position, start, end, bucket, limit)
+    found: str = session.scalar(_SERIES_JSON[bucket], params)
     return found
 
 
-def _number(column: str) -> str:
-    """SQL writing a float as Python does: shortest round-trip digits, and `.0` on whole numbers
-    (PostgreSQL writes 3.0 as `3`). Readings are finite: ingest refuses NaN and infinities."""
-    whole = f"{column} = trunc({column}) AND abs({column}) < 1e15"
-    return f"CASE WHEN {whole} THEN {column} || '.0' ELSE {column}::text END"
-
-
-def _series_query(
-    machine_id: int, position: int, start: datetime, end: datetime, bucket: str
-) -> tuple[str, dict[str, Any]]:
-    """The SQL of the buckets (columns bucket, avg, min, max, n; oldest first) and its parameters."""
-    width, table, state = WIDTHS[bucket]
-    # Rolled-up buckets are those before the watermark (`split`, floored to the bucket, within
-    # [first, stop]); the raw tail starts there. Read in the same statement: one trip less.
-    split = (
-        "(SELECT LEAST(GREATEST(date_bin(CAST(:width AS interval), max(done_until), :origin), :first), "
-        ":stop) FROM rollup_state WHERE name = :state)"  # GREATEST skips NULL: `first` before any refresh
-    )
-    rolled = (
-        f"SELECT bucket, avg[:pos] AS avg, min[:pos] AS min, max[:pos] AS max, n[:pos] AS n FROM {table} "
-        f"WHERE machine_id = :m AND bucket >= :first AND bucket < {split} AND n[:pos] > 0"
-    )
-    raw = _FROM_RAW.replace(":raw_from", split)
-    params = {"m": machine_id, "pos": position, "state": state}
-    return (
-        f"{rolled} UNION ALL {raw} ORDER BY 1 LIMIT :limit",
-        {**params, "first": floor_to(start, width), "stop": ceil_to(end, width)},
-    )
+def _series_params(
+    machine_id: int, position: int, start: datetime, end: datetime, bucket: str, limit: int | None
+) -> dict[str, Any]:
+    width, _, state = WIDTHS[bucket]
+    return {
+        "m": machine_id, "pos": position, "state": state, "first": floor_to(start, width),
+        "stop": ceil_to(end, width), "width": width, "origin": BUCKET_ORIGIN, "limit": limit,
+    }  # fmt: skip
 
 
 def raw_bucketed_series(
@@ -120,18 +128,15 @@ def raw_bucketed_series(
 ) -> list[Bucket]:
     """The same buckets computed from raw readings only (the benchmark's baseline, and a check)."""
     width = WIDTHS[bucket][0]
-    return _buckets(
-        session,
-        f"{_FROM_RAW} ORDER BY 1 LIMIT :limit",
-        {"m": machine_id, "pos": position, "raw_from": floor_to(start, width), "stop": ceil_to(end, width)},
-        width,
-        limit,
-    )
+    params = {
+        "m": machine_id, "pos": position, "raw_from": floor_to(start, width), "stop": ceil_to(end, width),
+        "width": width, "origin": BUCKET_ORIGIN, "limit": limit,
+    }  # fmt: skip
+    return _buckets(session, text(f"{_FROM_RAW} ORDER BY 1 LIMIT :limit"), params)
 
 
-def _buckets(
-    session: Session, sql: str, params: dict[str, Any], width: timedelta, limit: int | None
-) -> list[Bucket]:
-    result = session.execute(text(sql), {**params, "width": width, "origin": BUCKET_ORIGIN, "limit": limit})
+def _buckets(session: Session, statement: TextClause, params: dict[str, Any]) -> list[Bucket]:
     # all() fetches every row in one call; iterating the result would fetch them one by one.
-    return [Bucket(ts, avg, low, high, n) for ts, avg, low, high, n in result.all()]
+    return [
+        Bucket(ts, avg, low, high, n) for ts, avg, low, high, n in session.execute(statement, params).all()
+    ]
