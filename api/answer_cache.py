@@ -20,7 +20,7 @@ from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from api.responses import JSON
+from api.responses import JSON, json_response
 from db.repositories.data_versions import fleet_version
 
 
@@ -36,7 +36,7 @@ class AnswerCache:
         """The answer for `request_key` at the current data version, made by `make` if not kept."""
         version = fleet_version(session) if self.max_entries else None
         if version is None:
-            return Response(make().model_dump_json(), media_type=JSON)
+            return json_response(make())
         key = (version, request_key)
         with self._lock:
             body = self._entries.get(key)
@@ -60,7 +60,7 @@ class CachedAnswer:
 
     def json(self, session: Session, make: Callable[[], BaseModel], *, cacheable: bool = True) -> Response:
         if not cacheable:
-            return Response(make().model_dump_json(), media_type=JSON)
+            return json_response(make())
         return self.cache.json(session, self.request_key, make)
 
 
