@@ -137,20 +137,7 @@ def _predictions_and_alerts(session: Session, model: dict[str, Any], now: dateti
             "horizon": 30.0,
             "coverage": 0.9,
         }
-        predictions.append(
-            {
-                "machine_id": machine_id,
-                "model_version_id": model["id"],
-                "made_at": now,
-                "status": "ok",
-                "rul": rul,
-                "rul_low": rul * 0.7,
-                "rul_high": rul * 1.3,
-                "failure_probability": float(np.exp(-rul / 30)),
-                "health_score": round(min(rul, 125) / 1.25, 2),
-                "detail": detail,
-            }
-        )
+        predictions.append(prediction_row(machine_id, model["id"], now, rul, detail))
         severity = "critical" if rul * 0.7 <= 20 else "warning"
         opened = now - timedelta(minutes=float(rng.uniform(1, 600)))
         alerts.append(
@@ -167,6 +154,25 @@ def _predictions_and_alerts(session: Session, model: dict[str, Any], now: dateti
     session.execute(insert(Prediction), predictions)
     session.execute(insert(Alert), alerts)
     log.info("%d predictions and %d open alerts", len(predictions), len(alerts))
+
+
+def prediction_row(
+    machine_id: int, model_id: int | None, made_at: datetime, rul: float, detail: dict[str, Any]
+) -> dict[str, Any]:
+    """A prediction's columns for this RUL (its interval, failure probability and health score
+    derived from it as the benchmarks' fleet has them)."""
+    return {
+        "machine_id": machine_id,
+        "model_version_id": model_id,
+        "made_at": made_at,
+        "status": "ok",
+        "rul": rul,
+        "rul_low": rul * 0.7,
+        "rul_high": rul * 1.3,
+        "failure_probability": float(np.exp(-rul / 30)),
+        "health_score": round(min(rul, 125) / 1.25, 2),
+        "detail": detail,
+    }
 
 
 def _train_model(factory: sessionmaker[Session], url: str, models_dir: Path, days: int) -> dict[str, Any]:

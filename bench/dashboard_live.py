@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.api_seed import degrading_step
+from bench.api_seed import degrading_step, prediction_row
 from db.engine import transaction
 from db.repositories.readings import ReadingRow, insert_readings
 from db.tables import Machine, MachineEvent, Prediction
@@ -81,20 +81,7 @@ def _predictions(session: Session, machine_id: int, now: datetime) -> int:
     rows = []
     for ts in (t for t in times if t not in made):
         rul = latest.rul + (last - ts) / PREDICTION_EVERY  # one cycle per step, counting down to now
-        rows.append(
-            {
-                "machine_id": machine_id,
-                "model_version_id": latest.model_version_id,
-                "made_at": ts,
-                "status": "ok",
-                "rul": rul,
-                "rul_low": rul * 0.7,
-                "rul_high": rul * 1.3,
-                "failure_probability": float(np.exp(-rul / 30)),
-                "health_score": round(min(rul, 125) / 1.25, 2),
-                "detail": latest.detail,
-            }
-        )
+        rows.append(prediction_row(machine_id, latest.model_version_id, ts, rul, latest.detail))
     if rows:
         session.execute(insert(Prediction), rows)
     return len(rows)
