@@ -14,6 +14,7 @@ from dashboard.vega import (
     ZOOM,
     Spec,
     chart,
+    colour_by,
     event_layers,
     events_in,
     level_rule,
@@ -151,16 +152,7 @@ def alert_timeline_chart(alerts: Sequence[Alert], *, start: datetime, end: datet
         columns=["label", "t", "by"],
     )
     y = {"field": "label", "type": "nominal", "title": None, "sort": labels}
-    severity = {
-        "field": "severity",
-        "type": "nominal",
-        "scale": {
-            "domain": list(SEVERITY_COLOURS),
-            "range": list(SEVERITY_COLOURS.values()),
-            "unknown": "#7f7f7f",
-        },
-        "legend": None,
-    }
+    severity = colour_by("severity", SEVERITY_COLOURS, "#7f7f7f")
     bar = {
         "data": {"name": "alerts"},
         "mark": {"type": "bar", "height": 10},

@@ -76,18 +76,15 @@ def events_in(events: Sequence[Event], start: datetime, end: datetime, tz: tzinf
     )
 
 
+def colour_by(field: str, colours: dict[str, str], other: str) -> Spec:
+    """A colour encoding of a nominal field: these values in these colours, any other in `other`."""
+    scale = {"domain": list(colours), "range": list(colours.values()), "unknown": other}
+    return {"field": field, "type": "nominal", "scale": scale, "legend": None}
+
+
 def event_layers() -> list[Spec]:
     """The `events` dataset as labelled vertical lines (failure red, maintenance blue)."""
-    colour = {
-        "field": "kind",
-        "type": "nominal",
-        "scale": {
-            "domain": list(EVENT_COLOURS),
-            "range": list(EVENT_COLOURS.values()),
-            "unknown": OTHER_EVENT,
-        },
-        "legend": None,
-    }
+    colour = colour_by("kind", EVENT_COLOURS, OTHER_EVENT)
     rule = {
         "data": {"name": "events"},
         "mark": {"type": "rule", "strokeWidth": 2, "strokeDash": [6, 4]},
