@@ -17,6 +17,7 @@ from api.machines.schemas import BucketedSeriesOut, MachineOut, SeriesOut
 from api.pagination import Page, TimeRangeDep
 from api.predictions import service as predictions_service
 from api.predictions.schemas import MachineHealthOut
+from api.responses import JSON
 from api.schemas import ERROR_RESPONSES, NameText, Timestamp
 
 router = APIRouter(prefix="/machines", tags=["machines"], responses=ERROR_RESPONSES)
@@ -26,7 +27,7 @@ MachineRef = Annotated[
 ]
 
 
-@router.get("", summary="List machines")
+@router.get("", summary="List machines", response_model=Page[MachineOut])
 def list_machines(
     session: SessionDep,
     settings: SettingsDep,
@@ -37,10 +38,11 @@ def list_machines(
     limit: Annotated[
         int | None, Query(ge=1, description="Machines per page: default 100, at most api_max_page.")
     ] = None,
-) -> Page[MachineOut]:
-    return service.list_machines(
+) -> Response:
+    page = service.list_machines_json(
         session, site=site, line=line, cursor=cursor, limit=limit, max_page=settings.api_max_page
     )
+    return Response(page, media_type=JSON)
 
 
 @router.get(

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Row, UnaryExpression, and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from db.tables import Line, Machine, Sensor, Site
 
@@ -116,37 +116,6 @@ def register_sensors(session: Session, machine_id: int, names: Iterable[str]) ->
         next_position += 1
     session.flush()
     return positions
-
-
-def list_machines(
-    session: Session,
-    *,
-    site: str | None = None,
-    line: str | None = None,
-    after_id: int = 0,
-    limit: int = 100,
-    include_retired: bool = False,
-    with_sensors: bool = True,
-) -> Sequence[Machine]:
-    """Machines by id after `after_id`; `with_sensors=False` leaves `sensors` unloaded (much faster)."""
-    query = (
-        select(Machine)
-        .join(Machine.line)
-        .join(Line.site)
-        .options(joinedload(Machine.line).joinedload(Line.site))
-        .where(Machine.id > after_id)
-        .order_by(Machine.id)
-        .limit(limit)
-    )
-    if with_sensors:
-        query = query.options(joinedload(Machine.sensors))
-    if site is not None:
-        query = query.where(Site.name == site)
-    if line is not None:
-        query = query.where(Line.name == line)
-    if not include_retired:
-        query = query.where(Machine.retired_at.is_(None))
-    return session.scalars(query).unique().all()
 
 
 def machine_refs(

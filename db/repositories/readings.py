@@ -22,21 +22,6 @@ def sensor_series(
     return [(ts, value) for ts, value in rows.all()]  # all(): one fetch, not one per row
 
 
-def latest_values(session: Session, machine_ids: list[int]) -> dict[int, tuple[datetime, list[float | None]]]:
-    """Each machine's newest reading: machine id → (ts, values array)."""
-    if not machine_ids:
-        return {}
-    rows = session.execute(
-        text(
-            'SELECT m.id, r.ts, r."values" FROM unnest(CAST(:ids AS int[])) AS m(id) '
-            'CROSS JOIN LATERAL (SELECT ts, "values" FROM readings WHERE machine_id = m.id '
-            "ORDER BY ts DESC LIMIT 1) r"
-        ),
-        {"ids": machine_ids},
-    )
-    return {machine_id: (ts, list(values)) for machine_id, ts, values in rows}
-
-
 def recent_rows(
     session: Session,
     machine_ids: list[int],

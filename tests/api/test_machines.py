@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from api.machines.schemas import MachineOut
+from api.pagination import Page
 from tests.api.conftest import T0, Fleet, auth
 
 
@@ -28,6 +30,9 @@ def test_list_machines_shows_sensors_and_latest_reading(
     assert m1["latest"] == {"ts": "2024-05-01T08:59:00Z", "values": {"temperature": 59.0, "vibration": None}}
     assert body["items"][1]["latest"] is None
     assert body["items"][1]["sensors"] == []
+    # The page is written from rows, not from models: it must still be what the schema writes.
+    assert Page[MachineOut].model_validate(body).model_dump(mode="json") == body
+    assert response.text == Page[MachineOut].model_validate_json(response.text).model_dump_json()
 
 
 def test_list_machines_pages_with_a_cursor(client: TestClient, keys: dict[str, str], fleet: Fleet) -> None:
