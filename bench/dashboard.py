@@ -4,7 +4,7 @@ Issue 9 asks that pages load in under 2 s with 1,000 machines. This seeds a data
 (`bench.api.open_seeded`, in its own data folder: 1,000 machines on 10 lines of 100, a prediction and an
 open alert each, readings of 100 of them), makes the machine the Machine page shows live
 (bench.dashboard_live), starts `plantwatch api` (bench.api_servers.Servers) with an `engineer` key and
-the dashboard as a real process (`streamlit run dashboard/app.py`, auto-refresh off) on a free port, then
+the dashboard as a real process (`plantwatch dashboard`, auto-refresh off) on a free port, then
 opens every page in chromium three times with bench.browser.visit_pages (timed until the page has
 settled): Fleet by its URL (which loads the app itself), Machine from the Fleet page ("Open a machine"),
 the others and Fleet once more (`fleet_sidebar`) through the sidebar. Each pass is a new browser session:
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _start_dashboard(api_url: str, key: str, work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`streamlit run dashboard/app.py` in its own process group, started in `work` (no developer .env
+    """`plantwatch dashboard` in its own process group, started in `work` (no developer .env
     applies), reading the API with `key`; its base URL once /_stcore/health answers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLANTWATCH_")}
@@ -147,10 +147,7 @@ def _start_dashboard(api_url: str, key: str, work: Path) -> tuple[subprocess.Pop
         PLANTWATCH_DASHBOARD_REFRESH_S="0",  # a refresh would rerun a page while it is measured
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     )
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
-        "--server.headless", "true", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "plantwatch", "dashboard", "--port", str(port)]  # as users serve it
     log_path = work / "dashboard.log"
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from dashboard.records import (
     Alert,
@@ -87,8 +88,8 @@ class PlantwatchClient:
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return response.json()
-        except ValueError as exc:
+            return orjson.loads(response.content)
+        except ValueError as exc:  # orjson.JSONDecodeError is one
             raise ApiError(response.status_code, "bad_response", "the API did not answer JSON") from exc
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -97,3 +97,12 @@ def events_table(events: Sequence[Event], tz: tzinfo) -> pd.DataFrame:
         for event in events
     ]
     return pd.DataFrame(rows, columns=["when", "kind", "note", "by"])
+
+
+def default_trends(sensors: Sequence[str], drivers: Sequence[str], most: int) -> list[str]:
+    """The sensors whose trends a machine's page shows at first: all of them up to `most`, else the
+    ones driving its prediction (in their order), then the others in position order, `most` in all."""
+    if len(sensors) <= most:
+        return list(sensors)
+    first = [name for name in drivers if name in sensors]
+    return list(dict.fromkeys([*first, *sensors]))[:most]

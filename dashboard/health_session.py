@@ -19,12 +19,14 @@ from dashboard.records import Alert, Health
 TTL_S = session.CACHE_TTL_S
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
+# Resources, not data, as `session._machines`: with 1,000 machines, the copy cache_data makes (pickled
+# when kept, unpickled on every read) costs more than drawing the page. The pages only read them.
+@st.cache_resource(ttl=TTL_S, show_spinner=False)
 def _fleet_health(api_url: str, api_key: str | None) -> dict[int, Health]:
     return {h.machine_id: h for h in PlantwatchClient(api_url, api_key).fleet_health()}
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
+@st.cache_resource(ttl=TTL_S, show_spinner=False)
 def _active_alerts(api_url: str, api_key: str | None) -> list[Alert]:
     return PlantwatchClient(api_url, api_key).active_alerts()
 

@@ -1,5 +1,6 @@
-"""Fleet page: every machine per site and line as a health grid (coloured by its predicted RUL and
-failure probability), with its open alerts, when it last reported, its latest values and a link."""
+"""Fleet page: every machine as a health grid (coloured by its predicted RUL and failure probability),
+with its open alerts, when it last reported and a link; the machines of one line with their latest
+values."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dashboard.fleet_grid import (
     HEALTH_COLUMNS,
     Thresholds,
     band_counts,
+    fleet_table,
     health_table,
     line_alert_counts,
     open_alerts_by_machine,
@@ -83,38 +85,43 @@ def _tables(
     now: datetime,
     stale_after_s: float,
 ) -> None:
-    """One styled dataframe per line (not one widget per machine: 1,000 machines stay fast)."""
+    """One line: its machines with their sensors' latest values. Many: one table of all their machines,
+    most urgent first (one widget, not one per line: 1,000 machines stay fast and sort as one)."""
     limits = health_session.thresholds()
     per_machine = None if alerts is None else open_alerts_by_machine(alerts)
-    per_line = line_alert_counts(alerts or [])
-    current_site = None
-    for (site, line), members in group_by_line(machines).items():
-        if site != current_site:
-            st.header(f"Site {site}")
-            current_site = site
-        st.subheader(f"Line {line}")
-        if per_line.get(f"{site}/{line}"):
-            st.caption(f"🚨 {per_line[f'{site}/{line}']} open alert(s) on the line itself.")
-        table = health_table(members, health, per_machine, limits, now, stale_after_s)
-        st.dataframe(
-            table,  # no Styler: its fixed cost per table (~25 ms) made 60 lines take over a second
-            hide_index=True,
-            width="stretch",
-            height="auto" if len(table) <= 12 else 420,
-            column_config={
-                "details": st.column_config.LinkColumn("details", display_text="open ↗"),
-                "RUL": st.column_config.NumberColumn("RUL", format="%.0f", help="Predicted cycles left."),
-                "P(failure)": st.column_config.NumberColumn(
-                    "P(failure)", format="percent", help="Probability of failing within the horizon."
-                ),
-                "open alerts": st.column_config.NumberColumn("open alerts", format="%d"),
-                "why": st.column_config.TextColumn("why", width="large"),
-                **{
-                    label: st.column_config.NumberColumn(label, format="%.4g")
-                    for label in table.columns[len(HEALTH_COLUMNS) :]
-                },
+    on_lines = line_alert_counts(alerts or [])
+    lines = group_by_line(machines)
+    for site, line in lines:
+        if on_lines.get(f"{site}/{line}"):
+            st.caption(f"🚨 {on_lines[f'{site}/{line}']} open alert(s) on line {site}/{line} itself.")
+    if len(lines) == 1:
+        ((site, line),) = lines
+        st.subheader(f"Line {line} · site {site}")
+        table = health_table(machines, health, per_machine, limits, now, stale_after_s)
+    else:
+        st.subheader(f"{len(machines)} machines on {len(lines)} lines, most urgent first")
+        st.caption("Choose a line above to see the latest value of each of its sensors.")
+        table = fleet_table(machines, health, per_machine, limits, now, stale_after_s)
+    st.dataframe(
+        table,  # no Styler: its fixed cost per table (~25 ms) adds up
+        hide_index=True,
+        width="stretch",
+        height="auto" if len(table) <= 12 else 560,
+        column_config={
+            "details": st.column_config.LinkColumn("details", display_text="open ↗"),
+            "RUL": st.column_config.NumberColumn("RUL", format="%.0f", help="Predicted cycles left."),
+            "P(failure)": st.column_config.NumberColumn(
+                "P(failure)", format="percent", help="Probability of failing within the horizon."
+            ),
+            "open alerts": st.column_config.NumberColumn("open alerts", format="%d"),
+            "why": st.column_config.TextColumn("why", width="large"),
+            **{  # the sensors' latest values
+                label: st.column_config.NumberColumn(label, format="%.4g")
+                for label in table.columns
+                if label not in HEALTH_COLUMNS and label != "line"
             },
-        )
+        },
+    )
 
 
 def _legend(limits: Thresholds) -> str:

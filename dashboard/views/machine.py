@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 import streamlit as st
 
-from dashboard import machine_reads, session
+from dashboard import health_session, machine_reads, session
 from dashboard.charts import trend_chart
 from dashboard.client import ApiError
-from dashboard.formatting import events_table, last_seen_label
+from dashboard.formatting import default_trends, events_table, last_seen_label
 from dashboard.machine_health import alert_timeline, current_prediction, drivers, rul_history
 from dashboard.records import Event, Machine, Series
 
@@ -27,6 +27,7 @@ RANGES = {
 PICK = "machine_pick"
 BUCKET_LABELS = {"1m": "1-minute", "1h": "1-hour"}
 EVENT_RESULT = "machine_event_result"
+DEFAULT_TRENDS = 6  # trends drawn at first: a page of 20 charts is slow to draw and to read
 
 
 def _sync_query_param() -> None:
@@ -184,6 +185,15 @@ def _event_form(machine: Machine) -> None:
         )
 
 
+def _drivers(machine_id: int) -> list[str]:
+    """The sensors driving the machine's current prediction, most first (none if the API failed:
+    the page says so where it shows the prediction)."""
+    try:
+        return [driver.sensor for driver in health_session.machine_health(machine_id).top_sensors]
+    except ApiError:
+        return []
+
+
 def machine_page() -> None:
     st.title("Machine")
     machines = session.machines_or_explain(picker=True)
@@ -208,7 +218,13 @@ def machine_page() -> None:
             f"on `{session.settings().mqtt_topic_root}/{machine.path}/telemetry`."
         )
     else:
-        sensors = right.multiselect("Sensors", names, default=names, key=f"machine_sensors_{machine.id}")
+        shown = default_trends(names, _drivers(machine.id), DEFAULT_TRENDS)
+        sensors = right.multiselect("Sensors", names, default=shown, key=f"machine_sensors_{machine.id}")
+        if len(shown) < len(names):
+            right.caption(
+                f"{len(shown)} of {len(names)} sensors at first, those driving the prediction first: "
+                "add others here."
+            )
     st.fragment(_charts, run_every=session.refresh_every())(machine.path, sensors, range_label)
     _event_form(machine)
 

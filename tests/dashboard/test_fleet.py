@@ -32,28 +32,44 @@ def tables(at: AppTest) -> list[pd.DataFrame]:
     return [table.value for table in at.dataframe]
 
 
-def test_fleet_groups_machines_per_line_with_latest_values(dashboard_env: Seed) -> None:
+def test_fleet_shows_every_machine_in_one_table_with_its_line(dashboard_env: Seed) -> None:
     at = app_test().run()
 
     assert not at.exception
     assert [title.value for title in at.title] == ["Fleet"]
     assert metrics(at) == {"Machines": "4", "🔴 critical": "0", "🟠 warning": "0", "🟢 ok": "0",
                            "⚪ no prediction": "4", "Open alerts": "0", "Silent (> 5 min)": "1"}  # fmt: skip
-    assert [h.value for h in at.header] == ["Site plant-a", "Site plant-b"]
-    assert [s.value for s in at.subheader] == ["Line paint", "Line press", "Line assembly"]
-    paint, press, assembly = tables(at)
-    assert list(press["machine"]) == ["m1", "m2"]
-    assert list(press.columns) == [*HEALTH_COLUMNS, "temperature [°C]", "vibration"]
+    assert [s.value for s in at.subheader] == ["4 machines on 3 lines, most urgent first"]
+    (fleet,) = tables(at)
+    assert list(fleet.columns) == ["line", *HEALTH_COLUMNS]
     assert HEALTH_COLUMNS == ["machine", "health", "RUL", "RUL interval", "P(failure)", "open alerts",
                               "last seen", "details", "why"]  # fmt: skip
-    # Nothing scored yet: every machine grey, saying why.
-    assert list(press["health"]) == ["⚪ no prediction"] * 2 and list(press["why"]) == [NOT_SCORED] * 2
-    assert list(press["open alerts"]) == [0, 0]
+    # Nothing scored yet: every machine grey, saying why, in line order.
+    assert list(zip(fleet["line"], fleet["machine"], strict=True)) == [
+        ("plant-a/paint", "p1"), ("plant-a/press", "m1"), ("plant-a/press", "m2"), ("plant-b/assembly", "a1")
+    ]  # fmt: skip
+    assert set(fleet["health"]) == {"⚪ no prediction"} and set(fleet["why"]) == {NOT_SCORED}
+    assert list(fleet["open alerts"]) == [0, 0, 0, 0]
+    assert list(fleet["last seen"])[3] == "⚠ 2 h ago"
+    assert list(fleet["details"])[1:3] == [
+        "machine?machine=plant-a/press/m1",
+        "machine?machine=plant-a/press/m2",
+    ]
+
+
+def test_one_line_shows_the_latest_value_of_each_sensor(dashboard_env: Seed) -> None:
+    at = app_test()
+    at.query_params["site"] = "plant-a"
+    at.query_params["line"] = "press"
+    at.run()
+
+    assert [s.value for s in at.subheader] == ["Line press · site plant-a"]
+    (press,) = tables(at)
+    assert list(press["machine"]) == ["m1", "m2"]
+    assert list(press.columns) == [*HEALTH_COLUMNS, "temperature [°C]", "vibration"]
     assert list(press["temperature [°C]"]) == [71.25, 55.5]
     assert press["vibration"][0] == 0.125 and pd.isna(press["vibration"][1])
     assert all(seen.endswith(" s ago") and "⚠" not in seen for seen in press["last seen"])
-    assert list(paint["humidity"]) == [42.0]
-    assert list(assembly["last seen"]) == ["⚠ 2 h ago"]
     assert list(press["details"]) == ["machine?machine=plant-a/press/m1", "machine?machine=plant-a/press/m2"]
 
 
@@ -105,17 +121,15 @@ def test_grid_colours_machines_by_predicted_rul_and_failure_probability(health: 
     assert not at.exception
     assert metrics(at) == {"Machines": "4", "🔴 critical": "1", "🟠 warning": "1", "🟢 ok": "1",
                            "⚪ no prediction": "1", "Open alerts": "3", "Silent (> 5 min)": "1"}  # fmt: skip
-    paint, press, assembly = tables(at)
-    assert list(press["health"]) == ["🔴 critical", "🟠 warning"]  # RUL 12 ≤ 20; P(failure) 0.6 ≥ 0.5
-    assert list(press["RUL"]) == [12.0, 80.0] and list(press["RUL interval"]) == ["8-18", "60-95"]
-    assert list(press["P(failure)"]) == [0.3, 0.6]
-    assert list(press["open alerts"]) == [2, 0]  # m2's alert was resolved
-    assert list(press["why"]) == ["", ""]
-    assert list(paint["health"]) == ["🟢 ok"] and list(paint["open alerts"]) == [1]
-    assert list(assembly["health"]) == ["⚪ no prediction"] and list(assembly["why"]) == [WITHHELD]
-    assert pd.isna(assembly["RUL"][0]) and list(assembly["details"]) == [
-        "machine?machine=plant-b/assembly/a1"
-    ]
+    (fleet,) = tables(at)
+    # The most urgent first: m1 (RUL 12 ≤ 20), m2 (P(failure) 0.6 ≥ 0.5), p1, then a1 (withheld).
+    assert list(fleet["machine"]) == ["m1", "m2", "p1", "a1"]
+    assert list(fleet["health"]) == ["🔴 critical", "🟠 warning", "🟢 ok", "⚪ no prediction"]
+    assert list(fleet["RUL"])[:2] == [12.0, 80.0] and list(fleet["RUL interval"])[:2] == ["8-18", "60-95"]
+    assert list(fleet["P(failure)"])[:2] == [0.3, 0.6]
+    assert list(fleet["open alerts"]) == [2, 0, 1, 0]  # m2's alert was resolved
+    assert list(fleet["why"]) == ["", "", "", WITHHELD]
+    assert pd.isna(fleet["RUL"][3]) and fleet["details"][3] == "machine?machine=plant-b/assembly/a1"
     assert any("RUL ≤ 20 or P(failure) ≥ 80%" in caption.value for caption in at.caption)
 
 

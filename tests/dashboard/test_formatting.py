@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dashboard.client import ApiError
-from dashboard.formatting import last_seen_label, relative_age
+from dashboard.formatting import default_trends, last_seen_label, relative_age
 from dashboard.records import parse_ts
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -59,3 +59,10 @@ def test_validation_details_become_one_sentence() -> None:
     )
     assert error.detail_text() == "kind: Input should be 'failure' or 'maintenance'; ts: too late"
     assert ApiError(404, "not_found", "no machine 'x'").detail_text() == "no machine 'x'"
+
+
+def test_default_trends_are_the_drivers_first_when_there_are_too_many() -> None:
+    sensors = [f"s{k}" for k in range(1, 11)]
+    assert default_trends(sensors[:4], ["s3"], most=6) == ["s1", "s2", "s3", "s4"]
+    assert default_trends(sensors, ["s9", "gone", "s2"], most=4) == ["s9", "s2", "s1", "s3"]
+    assert default_trends(sensors, [], most=3) == ["s1", "s2", "s3"]
