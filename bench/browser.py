@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
 
 PAGES = ("fleet", "machine", "alerts", "quality", "models", "jobs")
 FLEET_AGAIN = "fleet_sidebar"  # Fleet once more at the end, through the sidebar (see visit_pages)
+FLEET_NEW_TAB = "fleet_new_tab"  # and by its URL in a new tab of the browser, already running
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"], [role="dialog"]'
 # The page's title, and whether anything is still on its way: the script still running (Streamlit
 # marks its root `notRunning` only once the run has finished), a spinner or "Running…", elements of
@@ -79,18 +80,15 @@ def visit_pages(
     counts as busy: STATE). With `machine`, the Machine page shows that machine, opened from the
     Fleet page as an engineer does (chosen in "Open a machine", then its Open link); with
     `fleet_again`, a last visit (FLEET_AGAIN) comes back to Fleet through the sidebar, without the
-    app's own load. The browser starts with an empty profile, or with `profile` (a folder kept between
-    calls: what an earlier visit left in the browser's cache, Streamlit's scripts above all, is there
-    again, as for an engineer who opened the dashboard before)."""
+    app's own load, and another (FLEET_NEW_TAB) opens Fleet's URL in a new tab, with the app's load
+    but in a browser that has been running (the Fleet page's first visit starts it). The browser
+    starts with an empty profile, or with `profile` (a folder kept between calls: what an earlier
+    visit left in the browser's cache, Streamlit's scripts above all, is there again, as for an
+    engineer who opened the dashboard before)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     visits = []
     with sync_playwright() as playwright, TemporaryDirectory(prefix="pw-browser-") as empty:
-        browser = playwright.chromium.launch_persistent_context(
-            profile or empty,
-            executable_path=executable,
-            args=["--no-sandbox"],
-            viewport={"width": 1440, "height": 900},  # a laptop screen
-        )
+        browser = _launch(playwright, executable, profile or Path(empty))
         page = browser.pages[0] if browser.pages else browser.new_page()
         for name in (*PAGES, FLEET_AGAIN) if fleet_again else PAGES:
             if name == "machine" and machine is not None:
@@ -108,8 +106,42 @@ def visit_pages(
             shot = out_dir / f"{name}.png"
             page.screenshot(path=str(shot), full_page=True)
             visits.append(PageVisit(name, round(load_s, 2), errors, shot))
+        if fleet_again:
+            visits.append(_visit_url(browser.new_page(), base_url, "Fleet", FLEET_NEW_TAB, out_dir))
         browser.close()
     return visits
+
+
+def visit_url(
+    base_url: str, executable: str, title: str, name: str, out_dir: Path, profile: Path
+) -> PageVisit:
+    """One page by its URL in a browser started for it with `profile`, as visit_pages opens Fleet."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = _launch(playwright, executable, profile)
+        page = browser.pages[0] if browser.pages else browser.new_page()
+        visit = _visit_url(page, base_url, title, name, out_dir)
+        browser.close()
+    return visit
+
+
+def _launch(playwright: Playwright, executable: str, profile: Path) -> BrowserContext:
+    return playwright.chromium.launch_persistent_context(
+        profile,
+        executable_path=executable,
+        args=["--no-sandbox"],
+        viewport={"width": 1440, "height": 900},  # a laptop screen
+    )
+
+
+def _visit_url(page: Page, url: str, title: str, name: str, out_dir: Path) -> PageVisit:
+    started = time.monotonic()
+    page.goto(url)
+    load_s = _settled(page, title, started)
+    errors = [element.inner_text() for element in page.query_selector_all(ERRORS)]
+    shot = out_dir / f"{name}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    return PageVisit(name, round(load_s, 2), errors, shot)
 
 
 def _settled(page: Page, title: str, started: float) -> float:

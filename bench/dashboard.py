@@ -7,15 +7,19 @@ open alert each, readings of 100 of them), makes the machine the Machine page sh
 the dashboard as a real process (`plantwatch dashboard`, auto-refresh off) on a free port, then
 opens every page in chromium three times with bench.browser.visit_pages (timed until the page has
 settled): Fleet by its URL (which loads the app itself), Machine from the Fleet page ("Open a machine"),
-the others and Fleet once more (`fleet_sidebar`) through the sidebar. Each pass is a new browser session:
+the others and Fleet once more (`fleet_sidebar`) through the sidebar, then Fleet by its URL in a new tab
+of the running browser (`fleet_new_tab`). Each pass is a new browser session:
 `cold` is the first visit after the dashboard started (Streamlit imports the pages' modules, nothing is
 cached, the browser has never seen the app); `first_visit` a new browser (empty cache) on the warm
 dashboard, as for an engineer's very first visit; `warm` the browser of the cold pass again, with the
 scripts it cached then (Streamlit marks them immutable), the load an engineer sees on each later visit,
-which is what the 2 s target is checked against. Between passes the dashboard's cached API answers
-expire. A load runs from the navigation to the last moment the page was busy. Screenshots go to
-var/bench/dashboard-shots/, the servers' logs and the browser profile to var/bench/dashboard-run/, logs
-to stderr, the result is one JSON line on stdout.
+which is what the 2 s target is checked against. After each pass a browser started as that pass's (same
+profile) opens a baseline by its URL as Fleet was opened (`baseline_s`): a bare Streamlit page with one
+1,000-row table (bench/dashboard_baseline_app.py) served as `plantwatch dashboard` is, what Streamlit
+alone costs on this machine. Between passes the dashboard's cached API answers expire. A load runs from
+the navigation to the last moment the page was busy. Screenshots go to var/bench/dashboard-shots/, the
+servers' logs and the browser profile to var/bench/dashboard-run/, logs to stderr, the result is one
+JSON line on stdout.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 import httpx
@@ -37,10 +42,11 @@ import httpx
 from bench.api import open_seeded
 from bench.api_seed import LINES, FleetParams
 from bench.api_servers import Servers
-from bench.browser import PageVisit, chromium, visit_pages
+from bench.browser import PageVisit, chromium, visit_pages, visit_url
 from bench.common import REPO, emit, machine, setup_logging
 from bench.dashboard_live import LIVE_MACHINE, make_live
 from db.engine import transaction
+from plantwatch.cli.components import streamlit_command
 from plantwatch.embedded import free_port
 from services.api_keys import create_key
 
@@ -81,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     work = REPO / "var" / "bench" / "dashboard-run"
     servers = Servers(bench_db.url, work, bench_db.models_dir)
     dashboard: subprocess.Popen[bytes] | None = None
+    baseline: subprocess.Popen[bytes] | None = None
     try:
         with transaction(bench_db.factory) as session:
             key = create_key(session, f"bench-dashboard-{datetime.now(UTC):%Y%m%dT%H%M%S}", "engineer")[1]
@@ -88,9 +95,11 @@ def main(argv: list[str] | None = None) -> int:
             stale.unlink()
         api_url = servers.serve("api")
         dashboard, dashboard_url = _start_dashboard(api_url, key, work)
+        baseline, baseline_url = _start_baseline(work)
         profile = work / "browser-profile"  # the browser's cache, from the cold pass to the warm one
         shutil.rmtree(profile, ignore_errors=True)
         passes: dict[str, list[PageVisit]] = {}
+        bare: dict[str, float] = {}
         for name, shots, kept in (("cold", "cold", profile), ("first_visit", "first-visit", None),
                                   ("warm", "", profile)):  # fmt: skip
             if passes:
@@ -104,9 +113,16 @@ def main(argv: list[str] | None = None) -> int:
                 profile=kept,
             )
             log.info("%s: %s", name, {visit.name: visit.load_s for visit in passes[name]})
+            with TemporaryDirectory(prefix="pw-browser-") as empty:
+                bare[name] = visit_url(
+                    baseline_url, executable, "Fleet", "baseline", work / "baseline-shots",
+                    kept or Path(empty),
+                ).load_s  # fmt: skip
+            log.info("%s: baseline %.2f s", name, bare[name])
     finally:
-        if dashboard is not None:
-            _stop(dashboard)
+        for server in (dashboard, baseline):
+            if server is not None:
+                _stop(server)
         servers.stop()
         bench_db.close()
     times = {name: {visit.name: visit.load_s for visit in visits} for name, visits in passes.items()}
@@ -119,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         "pages": pages,
         "target_s": TARGET_S,
         "met": {visit.name: visit.load_s <= TARGET_S for visit in warm},
+        # A bare Streamlit page with one 1,000-row table, by its URL as Fleet (dashboard_baseline_app.py).
+        "baseline_s": {f"{name}_s": load_s for name, load_s in bare.items()},
         "other_errors": {
             f"{name}/{visit.name}": visit.errors
             for name, visits in passes.items()
@@ -148,24 +166,38 @@ def _start_dashboard(api_url: str, key: str, work: Path) -> tuple[subprocess.Pop
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     )
     command = [sys.executable, "-m", "plantwatch", "dashboard", "--port", str(port)]  # as users serve it
-    log_path = work / "dashboard.log"
+    return _serve(command, env, port, work / "dashboard.log")
+
+
+def _start_baseline(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """bench/dashboard_baseline_app.py, served with plantwatch dashboard's Streamlit options."""
+    port = free_port()
+    command = streamlit_command(REPO / "bench" / "dashboard_baseline_app.py", "127.0.0.1", port)
+    return _serve(command, dict(os.environ), port, work / "baseline.log")
+
+
+def _serve(
+    command: list[str], env: dict[str, str], port: int, log_path: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`command` in its own process group, started in log_path's folder, logging there; its base URL
+    once /_stcore/health answers."""
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            command, env=env, cwd=work, stdout=log_file, stderr=log_file, start_new_session=True
+            command, env=env, cwd=log_path.parent, stdout=log_file, stderr=log_file, start_new_session=True
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"{url}/_stcore/health", timeout=2).is_success:
-                log.info("dashboard at %s (log %s)", url, log_path)
+                log.info("%s at %s (log %s)", log_path.stem, url, log_path)
                 return process, url
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
     _stop(process)
     tail = log_path.read_text(errors="replace")[-3000:]
-    raise RuntimeError(f"the dashboard did not answer {url}/_stcore/health; its log ends:\n{tail}")
+    raise RuntimeError(f"{url}/_stcore/health did not answer; the log ends:\n{tail}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

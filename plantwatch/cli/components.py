@@ -125,26 +125,31 @@ def classify() -> None:
     common.run_until_signal(lambda stop: run_classifier(settings, stop))
 
 
-@app.command()
-def dashboard(
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-) -> None:
-    """Serve the Streamlit dashboard (it reads the API at PLANTWATCH_API_URL). Two Streamlit defaults
+def streamlit_command(entry: Path, host: str, port: int) -> list[str]:
+    """`streamlit run` of a dashboard script as `plantwatch dashboard` serves it. Two Streamlit defaults
     are off, each a large share of a Fleet page's time with 1,000 machines: watching the source files
     (a served dashboard is not edited; the watcher scans every imported module after each page run)
     and a full garbage collection after each page run (Python collects as it goes anyway)."""
-    import dashboard as dashboard_package
-
-    settings = common.settings()
-    entry = Path(dashboard_package.__file__).parent / "app.py"
-    command = [
+    return [
         sys.executable, "-m", "streamlit", "run", str(entry),
-        "--server.address", settings.dashboard_host,
-        "--server.port", str(port or settings.dashboard_port),
+        "--server.address", host,
+        "--server.port", str(port),
         "--server.headless", "true",
         "--server.fileWatcherType", "none",
         "--runner.postScriptGC", "false",
         "--client.toolbarMode", "viewer",  # no Deploy button or developer menu for plant engineers
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
+
+
+@app.command()
+def dashboard(
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve the Streamlit dashboard (it reads the API at PLANTWATCH_API_URL)."""
+    import dashboard as dashboard_package
+
+    settings = common.settings()
+    entry = Path(dashboard_package.__file__).parent / "app.py"
+    command = streamlit_command(entry, settings.dashboard_host, port or settings.dashboard_port)
     os.execv(sys.executable, command)
