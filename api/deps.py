@@ -2,7 +2,9 @@
 
 The session is the request's unit of work: committed when the route returns (before the response
 is sent, so a failed commit still answers an error), rolled back when it raises. A committed write
-adds its audit-log entry (who, what, when) to that same transaction.
+adds its audit-log entry (who, what, when) to that same transaction. GET and HEAD requests read in
+autocommit, without a transaction, and may not write: a write there raises before it reaches the
+database.
 """
 
 from __future__ import annotations
@@ -41,21 +43,44 @@ async def get_app_settings(request: Request) -> Settings:
 
 
 WROTE = "plantwatch_wrote"  # session.info flag: this transaction changed something
+READ_ONLY = "plantwatch_read_only"  # session.info flag: a GET's session, in autocommit
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A GET request's session was asked to write (a bug: its statements would commit one by one)."""
 
 
 def track_writes(factory: sessionmaker[Session]) -> None:
     """Flag the sessions of `factory` that insert, update or delete, so only real writes are audited
-    (scoring a window sent with POST /predict/rul changes nothing)."""
+    (scoring a window sent with POST /predict/rul changes nothing); refuse them in read-only ones."""
+
+    def flushing(session: Session, _context: object, _instances: object) -> None:
+        changed = session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
+        if changed and session.info.get(READ_ONLY):
+            raise ReadOnlySessionError("a GET request may not write to the database")
 
     def flushed(session: Session, _context: object) -> None:
         session.info[WROTE] = True
 
     def executed(state: ORMExecuteState) -> None:
         if state.is_insert or state.is_update or state.is_delete:
+            if state.session.info.get(READ_ONLY):
+                raise ReadOnlySessionError("a GET request may not write to the database")
             state.session.info[WROTE] = True
 
+    event.listen(factory, "before_flush", flushing)
     event.listen(factory, "after_flush", flushed)
     event.listen(factory, "do_orm_execute", executed)
+
+
+def request_session(request: Request) -> Session:
+    """A new session for the request: GET and HEAD read in autocommit (no BEGIN and COMMIT round
+    trips; each statement sees the data as committed then, as in the default isolation level anyway)
+    and may not write."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    if request.method in ("GET", "HEAD"):
+        return factory(bind=request.app.state.read_engine, info={READ_ONLY: True})
+    return factory()
 
 
 def audit_write(session: Session, request: Request) -> None:
@@ -81,11 +106,7 @@ def audit_write(session: Session, request: Request) -> None:
 async def get_session(request: Request) -> AsyncIterator[Session]:
     # Opening a session does no I/O (it connects on first use), so only its end goes to the thread
     # pool: one hop instead of two. The end is shielded: a cancelled request still returns its connection.
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    # A read needs no transaction: in autocommit it saves the BEGIN and COMMIT round trips (each of
-    # its statements sees the data as committed then, as in the default isolation level anyway).
-    reading = request.method in ("GET", "HEAD")
-    session = factory(bind=request.app.state.read_engine) if reading else factory()
+    session = request_session(request)
     try:
         yield session
     except BaseException:

@@ -101,11 +101,8 @@ def visit_pages(
             else:  # from page to page as an engineer does, through the sidebar (no reload)
                 link = "" if name == FLEET_AGAIN else f'[href$="/{name}"]'
                 page.locator(f'a[data-testid="stSidebarNavLink"]{link}').first.click()
-            load_s = _settled(page, "Fleet" if name == FLEET_AGAIN else name.title(), started)
-            errors = [element.inner_text() for element in page.query_selector_all(ERRORS)]
-            shot = out_dir / f"{name}.png"
-            page.screenshot(path=str(shot), full_page=True)
-            visits.append(PageVisit(name, round(load_s, 2), errors, shot))
+            title = "Fleet" if name == FLEET_AGAIN else name.title()
+            visits.append(_loaded(page, title, name, started, out_dir))
         if fleet_again:
             visits.append(_visit_url(browser.new_page(), base_url, "Fleet", FLEET_NEW_TAB, out_dir))
         browser.close()
@@ -137,6 +134,11 @@ def _launch(playwright: Playwright, executable: str, profile: Path) -> BrowserCo
 def _visit_url(page: Page, url: str, title: str, name: str, out_dir: Path) -> PageVisit:
     started = time.monotonic()
     page.goto(url)
+    return _loaded(page, title, name, started, out_dir)
+
+
+def _loaded(page: Page, title: str, name: str, started: float, out_dir: Path) -> PageVisit:
+    """The visit once the page has settled: its load time, the errors it shows, its screenshot."""
     load_s = _settled(page, title, started)
     errors = [element.inner_text() for element in page.query_selector_all(ERRORS)]
     shot = out_dir / f"{name}.png"

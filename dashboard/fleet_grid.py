@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from dashboard.formatting import last_seen_label, line_table, machine_url
+from dashboard.formatting import last_seen_label, machine_url, sensor_values
 from dashboard.records import Alert, Health, Machine
 
 BANDS = ("critical", "warning", "ok", "none")
@@ -117,9 +117,7 @@ def health_table(
     table = pd.DataFrame(
         _health_rows(machines, health, open_alerts, limits, now, stale_after_s), columns=HEALTH_COLUMNS
     )
-    values = line_table(machines, now, stale_after_s)
-    sensors = values.drop(columns=["machine", "last seen", "details"])
-    return pd.concat([table, sensors.reset_index(drop=True)], axis=1)
+    return pd.concat([table, sensor_values(machines)], axis=1)
 
 
 def fleet_table(

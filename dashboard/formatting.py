@@ -58,26 +58,24 @@ def group_by_line(machines: Iterable[Machine]) -> dict[tuple[str, str], list[Mac
     return groups
 
 
-def line_table(machines: Sequence[Machine], now: datetime, stale_after_s: float) -> pd.DataFrame:
-    """One row per machine: name, last seen, latest value of every sensor of the line, link."""
+def sensor_values(machines: Sequence[Machine]) -> pd.DataFrame:
+    """One row per machine: the latest value of every sensor of the line (a column each, labelled
+    with its unit, in position order of the machine first naming it)."""
     columns: dict[str, str] = {}  # sensor name -> column label, in first-seen order
     for machine in machines:
         for sensor in sorted(machine.sensors, key=lambda s: s.position):
             columns.setdefault(sensor.name, sensor_column(sensor.name, sensor.unit))
         for name in machine.latest_values:
             columns.setdefault(name, name)
-    rows = []
-    for machine in machines:
-        row: dict[str, object] = {
-            "machine": machine.name,
-            "last seen": last_seen_label(machine.last_activity, now, stale_after_s),
-        }
-        for name, label in columns.items():
-            value = machine.latest_values.get(name)
-            row[label] = float(value) if value is not None else None
-        row["details"] = machine_url(machine.path)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["machine", "last seen", *columns.values(), "details"])
+    rows = [
+        {label: _number(machine.latest_values.get(name)) for name, label in columns.items()}
+        for machine in machines
+    ]
+    return pd.DataFrame(rows, columns=list(columns.values()))
+
+
+def _number(value: float | None) -> float | None:
+    return float(value) if value is not None else None
 
 
 def fleet_counts(machines: Sequence[Machine], now: datetime, stale_after_s: float) -> tuple[int, int, int]:

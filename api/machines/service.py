@@ -43,6 +43,11 @@ def find_machine(session: Session, ref: str) -> Machine:
     return machine
 
 
+def _utc(ts: datetime | None) -> datetime | None:
+    # As Timestamp does: whatever time zone the database session has, the answer says UTC.
+    return ts.astimezone(UTC) if ts is not None else None
+
+
 def _machine_out(row: MachineRow) -> dict[str, Any]:
     """A machine as MachineOut's fields, in its order, from its listing row."""
     names, positions = row.sensor_names or [], row.sensor_positions or []
@@ -57,7 +62,7 @@ def _machine_out(row: MachineRow) -> dict[str, Any]:
     if row.latest_ts is not None:
         values = row.latest_values or []
         latest = {
-            "ts": row.latest_ts,
+            "ts": _utc(row.latest_ts),
             "values": {
                 name: values[position - 1] if position <= len(values) else None
                 for name, position in zip(names, positions, strict=True)
@@ -66,8 +71,8 @@ def _machine_out(row: MachineRow) -> dict[str, Any]:
     return {
         "id": row.id, "path": row.path, "site": row.site, "line": row.line, "name": row.name,
         "machine_type": row.machine_type, "external_code": row.external_code,
-        "last_seen_at": row.last_seen_at, "last_seq": row.last_seq, "seq_gaps": row.seq_gaps or 0,
-        "sensors": sensors, "latest": latest, "retired_at": row.retired_at,
+        "last_seen_at": _utc(row.last_seen_at), "last_seq": row.last_seq, "seq_gaps": row.seq_gaps or 0,
+        "sensors": sensors, "latest": latest, "retired_at": _utc(row.retired_at),
     }  # fmt: skip
 
 
@@ -88,7 +93,10 @@ def list_machines_json(
     rows = listing_repo.machine_rows(session, site=site, line=line, after_id=after_id, limit=limit + 1)
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
-    return to_json({"items": [_machine_out(row) for row in page], "next_cursor": next_cursor})
+    # NaN and infinities as null, as the model writes them (ingest refuses them; a value written
+    # into the database by other means must not make the answer invalid JSON).
+    body = {"items": [_machine_out(row) for row in page], "next_cursor": next_cursor}
+    return to_json(body, inf_nan_mode="null")
 
 
 def get_machine(session: Session, ref: str) -> MachineOut:

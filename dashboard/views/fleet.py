@@ -95,9 +95,9 @@ def _tables(
         if on_lines.get(f"{site}/{line}"):
             st.caption(f"🚨 {on_lines[f'{site}/{line}']} open alert(s) on line {site}/{line} itself.")
     if len(lines) == 1:
-        ((site, line),) = lines
+        (((site, line), members),) = lines.items()
         st.subheader(f"Line {line} · site {site}")
-        table = health_table(machines, health, per_machine, limits, now, stale_after_s)
+        table = health_table(members, health, per_machine, limits, now, stale_after_s)  # by name
     else:
         st.subheader(f"{len(machines)} machines on {len(lines)} lines, most urgent first")
         st.caption("Choose a line above to see the latest value of each of its sensors.")

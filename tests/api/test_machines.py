@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.machines.schemas import MachineOut
 from api.pagination import Page
-from tests.api.conftest import T0, Fleet, auth
+from db.engine import transaction
+from tests.api.conftest import T0, Fleet, auth, insert_readings
 
 
 def test_list_machines_shows_sensors_and_latest_reading(
@@ -33,6 +35,17 @@ def test_list_machines_shows_sensors_and_latest_reading(
     # The page is written from rows, not from models: it must still be what the schema writes.
     assert Page[MachineOut].model_validate(body).model_dump(mode="json") == body
     assert response.text == Page[MachineOut].model_validate_json(response.text).model_dump_json()
+
+
+def test_a_value_that_is_not_a_number_is_listed_as_null(
+    client: TestClient, keys: dict[str, str], fleet: Fleet, session_factory: sessionmaker[Session]
+) -> None:
+    # Ingest refuses NaN; a value written by other means must not make the list invalid JSON.
+    with transaction(session_factory) as session:
+        insert_readings(session, fleet.ids["s1/l1/m1"], [(T0 + timedelta(hours=2), [float("nan"), 1.5])])
+    response = client.get("/api/v1/machines", params={"limit": 1}, headers=auth(keys["viewer"]))
+    assert response.status_code == 200
+    assert response.json()["items"][0]["latest"]["values"] == {"temperature": None, "vibration": 1.5}
 
 
 def test_list_machines_pages_with_a_cursor(client: TestClient, keys: dict[str, str], fleet: Fleet) -> None:

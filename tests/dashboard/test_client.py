@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboard.client import ApiError, PlantwatchClient
-from dashboard.formatting import fleet_counts, line_table, relative_age
+from dashboard.formatting import fleet_counts, relative_age, sensor_values
 from plantwatch.embedded import free_port
 from tests.dashboard.conftest import ApiServer, Seed
 
@@ -113,5 +113,6 @@ def test_never_seen_machines_count_as_silent(client: PlantwatchClient) -> None:
     assert relative_age(None, now) == "never"
     assert fleet_counts(machines, now, 300) == (4, 3, 1)
     assert fleet_counts(machines, now + timedelta(hours=3), 300) == (4, 0, 4)
-    table = line_table([m for m in machines if m.line == "press"], now, 300)
-    assert list(table.columns) == ["machine", "last seen", "temperature [°C]", "vibration", "details"]
+    table = sensor_values([m for m in machines if m.line == "press"])
+    assert list(table.columns) == ["temperature [°C]", "vibration"]
+    assert list(table["temperature [°C]"]) == [71.25, 55.5]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.typing import Subprotocol
 
+from plantwatch.cli.components import streamlit_command
 from plantwatch.embedded import free_port, wait_for_port
 from tests.dashboard.conftest import APP, ApiServer, Seed
 
@@ -31,8 +31,7 @@ def dashboard_url(dashboard_env: Seed, api_server: ApiServer, tmp_path: Path) ->
         "PLANTWATCH_API_URL": api_server.url,
         "PLANTWATCH_API_KEY": dashboard_env.engineer_key,
     }
-    command = [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true"]
-    command += ["--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    command = streamlit_command(Path(APP), "127.0.0.1", port)  # as `plantwatch dashboard` serves it
     log = tmp_path / "streamlit.log"
     with log.open("wb") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -1,0 +1,36 @@
+"""GET and HEAD requests read in autocommit and may not write; other methods get a transaction."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
+from starlette.requests import Request
+
+from api.deps import ReadOnlySessionError, request_session
+from db.tables import ApiKey, Site
+
+
+def _request(app: FastAPI, method: str) -> Request:
+    return Request({"type": "http", "method": method, "app": app, "headers": [], "path": "/"})
+
+
+def test_a_get_session_reads_without_a_transaction_and_refuses_writes(client: TestClient) -> None:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    with request_session(_request(app, "GET")) as session:
+        assert session.scalar(select(func.count()).select_from(Site)) == 0
+        assert session.connection().connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+        session.add(Site(name="written-by-a-get"))
+        with pytest.raises(ReadOnlySessionError):
+            session.flush()
+        session.rollback()
+        with pytest.raises(ReadOnlySessionError):
+            session.execute(update(ApiKey).values(name="renamed"))
+    with request_session(_request(app, "POST")) as session:
+        assert not session.connection().connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+        session.add(Site(name="written-by-a-post"))
+        session.flush()  # allowed; rolled back when the session closes
+    with request_session(_request(app, "GET")) as session:
+        assert session.scalar(select(func.count()).select_from(Site)) == 0
