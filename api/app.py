@@ -41,6 +41,7 @@ from api.middleware import (
 from api.models.routes import router as models_router
 from api.predictions.routes import router as predictions_router
 from api.quality.routes import router as quality_router
+from api.series_cache import SeriesCache
 from db.engine import make_engine, make_session_factory
 from plantwatch.settings import Settings, get_settings
 
@@ -164,11 +165,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")  # GET's sessions
     app.state.key_cache = KeyCache(settings.api_key_cache_s)
     app.state.answer_cache = AnswerCache(settings.api_answer_cache)
+    app.state.series_cache = SeriesCache(settings.api_series_cache_mb << 20)
     track_writes(app.state.session_factory)
     install_error_handlers(app)
     # Each add wraps the ones before: the request context is outermost, ETags see the plain body.
     app.add_middleware(ETagMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
+    # Level 1: a day of 1-minute buckets (160 kB) takes 2.5 ms to 52 kB; level 5, 6.7 ms to 48 kB.
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=1)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.api_max_body_bytes,

@@ -34,7 +34,16 @@ import psutil
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.api_seed import LINES, READINGS_MACHINES, SENSORS, SITE, FleetParams, read_marker, seed_all
+from bench.api_seed import (
+    LINES,
+    READINGS_MACHINES,
+    SENSORS,
+    SITE,
+    FleetParams,
+    read_marker,
+    refresh_bench_rollups,
+    seed_all,
+)
 from bench.api_servers import Servers
 from bench.common import REPO, emit, machine, setup_logging
 from db.engine import make_engine, make_session_factory, transaction
@@ -134,7 +143,7 @@ def open_seeded(data_dir: Path, params: FleetParams) -> SeededDatabase:
     marker = data_dir.with_name(data_dir.name + ".seed.json")
     models_dir = data_dir.with_name(data_dir.name + "-models")
     work = data_dir.with_name(data_dir.name.removesuffix("-pg") + "-run")
-    seeded = read_marker(marker, params)
+    seeded = read_marker(marker, params) if data_dir.is_dir() else None
     seeded_now = seeded is None
     if seeded is None:
         log.info("seeding %s afresh", data_dir)
@@ -151,7 +160,9 @@ def open_seeded(data_dir: Path, params: FleetParams) -> SeededDatabase:
             marker.write_text(json.dumps(seeded))
         else:
             log.info("reusing the data seeded %s (%s)", seeded["seeded_at"], marker)
-            upgrade(url)  # the schema follows the code between runs
+            upgrade(url)  # the schema follows the code between runs, and so do the rollups' watermarks
+            with transaction(factory) as session:
+                refresh_bench_rollups(session, datetime.fromisoformat(seeded["end"]))
     except BaseException:
         engine.dispose()
         database.stop()

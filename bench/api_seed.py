@@ -69,6 +69,11 @@ def read_marker(marker: Path, params: FleetParams) -> dict[str, Any] | None:
     return seeded if seeded.get("params") == asdict(params) else None
 
 
+def refresh_bench_rollups(session: Session, end: datetime) -> None:
+    """Roll the readings up to their end, as the rollups job would have (5 minutes' lateness)."""
+    log.info("rollups refreshed: %s", refresh_rollups(session, until=end, lateness=timedelta(minutes=5)))
+
+
 def seed_all(
     url: str, factory: sessionmaker[Session], params: FleetParams, models_dir: Path
 ) -> dict[str, Any]:
@@ -84,8 +89,7 @@ def seed_all(
         _register_fleet(session, params)
         _predictions_and_alerts(session, model, end)
     with transaction(factory) as session:
-        rollups = refresh_rollups(session, until=end, lateness=timedelta(minutes=5))
-    log.info("rollups refreshed: %s", rollups)
+        refresh_bench_rollups(session, end)
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     seconds = round(time.perf_counter() - began, 1)

@@ -10,6 +10,11 @@ and the others NULL where a bucket had no value for it). Buckets are aligned on 
 `done_until - lateness` up to `until`, so readings that arrive up to `lateness` late are picked up;
 older late arrivals (a backfill, an import) need `refresh_range` over their span. Writes are upserts:
 re-running either function over the same data changes nothing.
+
+Buckets before `readings_sealed.done_until` (whole hours, `lateness` behind the watermark) are final:
+the next refresh starts after them. Only a backfill, a refresh that starts before them (a larger
+lateness) and retention change them, and each of those gives `data_versions.rollups` a new number
+(`bump_version`), so readers may keep sealed buckets for as long as that number stays the same.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 STATE_1M = "readings_1m"
 STATE_1H = "readings_1h"
+STATE_SEALED = "readings_sealed"
+VERSION = "rollups"  # its row in data_versions
 CHUNK = timedelta(hours=6)  # raw readings aggregated per statement, to bound its memory
 ADVISORY_LOCK = 7304  # serialises refreshes (the job, imports), so their upserts never deadlock
 WORK_MEM = "64MB"  # the per-position hash aggregates of a chunk; the default 4 MB spills to disk
@@ -147,9 +154,13 @@ def refresh_rollups(
         rows_1m = _refresh_1m(session, start, end)
         # Only hours that are complete: the current hour's bucket is written once it is over.
         rows_1h = _refresh_1h(session, floor_to(start, HOUR), floor_to(end, HOUR))
+    sealed = watermarks(session).get(STATE_SEALED)
+    if start < end and sealed is not None and start < sealed:
+        bump_version(session)  # sealed buckets recomputed: a larger lateness than before
     new_done = max(done, end) if done is not None else end
     _set_watermark(session, STATE_1M, new_done)
     _set_watermark(session, STATE_1H, floor_to(new_done, HOUR))
+    _set_watermark(session, STATE_SEALED, floor_to(new_done - lateness, HOUR))
     return {
         "start": start.isoformat(),
         "until": end.isoformat(),
@@ -173,7 +184,19 @@ def refresh_range(session: Session, start: datetime, end: datetime) -> dict[str,
     # Whole hours of minutes: the 1-hour buckets are then computed from complete 1-minute ones.
     rows_1m = _refresh_1m(session, floor_to(start, MINUTE), ceil_to(end, MINUTE))
     rows_1h = _refresh_1h(session, first_hour, last_hour)
+    bump_version(session)
     return {"start": start.isoformat(), "end": end.isoformat(), "rows_1m": rows_1m, "rows_1h": rows_1h}
+
+
+def bump_version(session: Session) -> None:
+    """Give `data_versions.rollups` a new number: sealed buckets changed (see the module's docstring)."""
+    session.execute(
+        text(
+            "INSERT INTO data_versions (name, version) VALUES (:name, nextval('data_version_seq')) "
+            "ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version"
+        ),
+        {"name": VERSION},
+    )
 
 
 def _lock(session: Session) -> None:

@@ -213,6 +213,13 @@ class Settings(BaseSettings):
         description="Answers of the heaviest reads (fleet health, alert lists) each API process keeps, "
         "served again until a write changes the data behind them (0: none kept).",
     )
+    api_series_cache_mb: int = Field(
+        default=256,
+        ge=0,
+        description="MiB of bucketed readings each API process keeps (past hours of a sensor's 1-minute "
+        "buckets, past days of its 1-hour ones), served again until a backfill or retention changes "
+        "them (0: none kept).",
+    )
     api_workers: int = Field(
         default=1,
         ge=1,

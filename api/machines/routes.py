@@ -19,6 +19,7 @@ from api.predictions import service as predictions_service
 from api.predictions.schemas import MachineHealthOut
 from api.responses import JSON
 from api.schemas import ERROR_RESPONSES, NameText, Timestamp
+from api.series_cache import SeriesCacheDep
 
 router = APIRouter(prefix="/machines", tags=["machines"], responses=ERROR_RESPONSES)
 
@@ -54,6 +55,7 @@ def list_machines(
 def get_readings(
     session: SessionDep,
     _key: ReadKey,
+    series_cache: SeriesCacheDep,
     machine: MachineRef,
     sensor: Annotated[NameText, Query(description="Sensor name (see the machine's sensors).")],
     start: Annotated[Timestamp | None, Query(description="RFC 3339; default end - 24 h.")] = None,
@@ -74,7 +76,14 @@ def get_readings(
     if format == "json":
         return Response(
             service.sensor_series_json(
-                session, machine, sensor=sensor, start=start, end=end, limit=limit, bucket=bucket
+                session,
+                machine,
+                sensor=sensor,
+                start=start,
+                end=end,
+                limit=limit,
+                bucket=bucket,
+                cache=series_cache,
             ),
             media_type="application/json",
         )

@@ -15,11 +15,13 @@ from api.machines.schemas import (
     SeriesOut,
 )
 from api.pagination import decode_id_cursor, encode_cursor, page_size
+from api.series_cache import SeriesCache
 from db.repositories import assets as assets_repo
 from db.repositories import machine_listing as listing_repo
 from db.repositories import readings as readings_repo
 from db.repositories import rollups as rollups_repo
 from db.repositories.machine_listing import MachineRow
+from db.rollups import ceil_to, floor_to
 from db.tables import Machine
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -171,15 +173,22 @@ def sensor_series_json(
     end: datetime | None,
     limit: int,
     bucket: str = "raw",
+    cache: SeriesCache | None = None,
 ) -> bytes:
     """`sensor_series` as the API's JSON; buckets are written by PostgreSQL
-    (`rollups_repo.bucketed_series_json`, ten times cheaper than fetching and writing them here)."""
+    (`rollups_repo.bucketed_series_json`, ten times cheaper than fetching and writing them here), their
+    sealed stretches kept in `cache` when there is one."""
     asked = _series_asked(session, ref, sensor, start, end, bucket)
     if asked.bucket == "raw":
         return _raw_series(session, asked, limit).model_dump_json().encode()
-    points = rollups_repo.bucketed_series_json(
-        session, asked.machine_id, asked.position, asked.start, asked.end, asked.bucket, limit
-    )
+    width = rollups_repo.WIDTHS[asked.bucket][0]
+    first, stop = floor_to(asked.start, width), ceil_to(asked.end, width)
+    if cache is not None and (stop - first) // width <= limit:  # the limit cannot cut the series
+        points = cache.points_json(session, asked.machine_id, asked.position, first, stop, asked.bucket)
+    else:
+        points = rollups_repo.bucketed_series_json(
+            session, asked.machine_id, asked.position, first, stop, asked.bucket, limit
+        )
     # BucketedSeriesOut's fields, in its order, then the points as they came.
     fields = {"machine": asked.machine, "sensor": asked.sensor, "unit": asked.unit, "bucket": asked.bucket}
     head = to_json(fields)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Row, UnaryExpression, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Row, UnaryExpression, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -48,22 +48,29 @@ class SensorRef(NamedTuple):
     unit: str | None
 
 
+# One statement each, built once: resolving is on the path of every readings request.
+_SENSOR_OF = (
+    "SELECT m.id, m.path, s.position, s.name, s.unit FROM machines m "
+    "LEFT JOIN sensors s ON s.machine_id = m.id AND s.name = :sensor "
+)
+_SENSOR_BY_PATH_OR_CODE = text(_SENSOR_OF + "WHERE m.path = :ref OR m.external_code = :ref LIMIT 1")
+_SENSOR_BY_ID_OR_CODE = text(
+    _SENSOR_OF + "WHERE m.id = :id OR m.external_code = :ref ORDER BY m.id = :id DESC LIMIT 1"
+)
+
+
 def resolve_sensor(session: Session, ref: str, sensor: str) -> SensorRef | None:
     """A machine (named as `resolve_machine` takes it) and its sensor of that name, in one query; None
     when there is no such machine."""
-    found = _ref_filter(ref)
-    if found is None:
+    if _ref_filter(ref) is None:
         return None
-    where, first = found
-    on = and_(Sensor.machine_id == Machine.id, Sensor.name == sensor)
-    query = (
-        select(Machine.id, Machine.path, Sensor.position, Sensor.name, Sensor.unit)
-        .outerjoin(Sensor, on)
-        .where(where)
-        .order_by(*first)
-        .limit(1)
-    )
-    row = session.execute(query).first()
+    params: dict[str, object] = {"ref": ref, "sensor": sensor}
+    if ref.isascii() and ref.isdigit():  # _ref_filter: then an id in range, or an MES code
+        statement = _SENSOR_BY_ID_OR_CODE
+        params["id"] = int(ref)
+    else:
+        statement = _SENSOR_BY_PATH_OR_CODE
+    row = session.execute(statement, params).first()
     return SensorRef(*row) if row is not None else None
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import CursorResult, Result, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from db.partitions import DEFAULT_PARTITION
+from db.rollups import bump_version
 from db.tables import BacktestPin, DeadLetter, JobRun, Machine, ModelVersion, Prediction, ReadingRollup1m
 
 
@@ -53,7 +54,10 @@ def delete_default_readings_before(
 
 
 def delete_rollups_1m_before(session: Session, before: datetime) -> int:
-    return _count(session.execute(delete(ReadingRollup1m).where(ReadingRollup1m.bucket < before)))
+    deleted = _count(session.execute(delete(ReadingRollup1m).where(ReadingRollup1m.bucket < before)))
+    if deleted:
+        bump_version(session)  # readers may keep sealed buckets until the rollups' version moves
+    return deleted
 
 
 def latest_prediction_ids_of_active_machines(session: Session) -> list[int]:

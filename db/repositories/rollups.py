@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
-from db.rollups import BUCKET_ORIGIN, STATE_1H, STATE_1M, ceil_to, floor_to
+from db.rollups import BUCKET_ORIGIN, STATE_1H, STATE_1M, STATE_SEALED, VERSION, ceil_to, floor_to
 
 WIDTHS: dict[str, tuple[timedelta, str, str]] = {
     # bucket name → (width, rollup table, its watermark in rollup_state)
@@ -105,6 +105,54 @@ def bucketed_series_json(
     params = _series_params(machine_id, position, start, end, bucket, limit)
     found: str = session.scalar(_SERIES_JSON[bucket], params)
     return found
+
+
+class SealedState(NamedTuple):
+    until: datetime | None  # every bucket before it is final (None before the first refresh)
+    version: int  # moves when sealed buckets change (db.rollups.bump_version)
+
+
+_SEALED = text(
+    "SELECT (SELECT done_until FROM rollup_state WHERE name = :state), "
+    "coalesce((SELECT version FROM data_versions WHERE name = :version), 0)"
+)
+
+
+def sealed_state(session: Session) -> SealedState:
+    """Up to where the rollups are final, and their version (see db.rollups), read together."""
+    until, version = session.execute(_SEALED, {"state": STATE_SEALED, "version": VERSION}).one()
+    return SealedState(until, version)
+
+
+_FRAGMENTS = {
+    bucket: text(
+        f"SELECT date_bin(CAST(:span AS interval), b.bucket, :origin), string_agg({_POINT_JSON}, ',' "
+        f"ORDER BY b.bucket) FROM (SELECT bucket, avg[:pos] AS avg, min[:pos] AS min, max[:pos] AS max, "
+        f"n[:pos] AS n FROM {table} WHERE machine_id = :m AND bucket >= :first AND bucket < :stop "
+        "AND n[:pos] > 0) b GROUP BY 1"
+    )
+    for bucket, (_, table, _) in WIDTHS.items()
+}
+
+
+def sealed_fragments_json(
+    session: Session,
+    machine_id: int,
+    position: int,
+    first: datetime,
+    stop: datetime,
+    bucket: str,
+    span: timedelta,
+) -> dict[datetime, str]:
+    """The sealed buckets of [first, stop) (both aligned on `span`) as pieces of the JSON array that
+    `bucketed_series_json` writes, one per `span` from its start ("" where it has no bucket): read from
+    the rollup table only, so every bucket of the range must be before `sealed_state().until`."""
+    params = {
+        "m": machine_id, "pos": position, "first": first, "stop": stop, "span": span, "origin": BUCKET_ORIGIN,
+    }  # fmt: skip
+    found: dict[datetime, str] = dict(session.execute(_FRAGMENTS[bucket], params).tuples().all())
+    starts = (first + k * span for k in range((stop - first) // span))
+    return {start: found.get(start, "") for start in starts}
 
 
 def _series_params(

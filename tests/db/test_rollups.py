@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import rollups
 from db.engine import make_session_factory, transaction
+from db.repositories.retention import delete_rollups_1m_before
+from db.repositories.rollups import SealedState, sealed_state
 from db.rollups import HOUR, MINUTE, floor_to, refresh_range, refresh_rollups, watermarks
 
 T0 = datetime(2026, 3, 2, 11, 50, tzinfo=UTC)
@@ -104,6 +106,7 @@ def test_rollups_equal_a_direct_computation(session_factory: sessionmaker[Sessio
         assert watermarks(session) == {
             "readings_1m": until,
             "readings_1h": datetime(2026, 3, 2, 12, tzinfo=UTC),
+            "readings_sealed": datetime(2026, 3, 2, 12, tzinfo=UTC),  # the hour before 12:15 - 5 min
         }
         one = stored(session, "readings_1m")[(1, T0 + timedelta(minutes=10))]
     # A bucket with the later sensor: three positions; position 2 is NULL at i = 21 (i % 3 == 0).
@@ -193,7 +196,11 @@ def test_the_first_refresh_of_an_empty_table_sets_the_watermark(
         summary = refresh_rollups(session, until=T0 + timedelta(seconds=59), lateness=LATENESS)
     assert summary["rows_1m"] == 0 and summary["done_until"] == T0.isoformat()
     with session_factory() as session:
-        assert watermarks(session) == {"readings_1m": T0, "readings_1h": floor_to(T0, HOUR)}
+        assert watermarks(session) == {
+            "readings_1m": T0,
+            "readings_1h": floor_to(T0, HOUR),
+            "readings_sealed": floor_to(T0 - LATENESS, HOUR),
+        }
 
 
 values_strategy = st.lists(
@@ -235,3 +242,38 @@ def test_floor_is_on_a_utc_grid(width: timedelta) -> None:
     floored = floor_to(ts, width)
     assert floored <= ts < floored + width
     assert floored.second == 0 and floored.microsecond == 0 and (width == MINUTE or floored.minute == 0)
+
+
+def test_sealed_buckets_get_a_new_version_only_when_they_are_rewritten(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with transaction(session_factory) as session:
+        insert(session, sample_rows())
+
+    def state() -> SealedState:
+        with session_factory() as session:
+            return sealed_state(session)
+
+    def refresh(until: datetime, lateness: timedelta = LATENESS) -> None:
+        with transaction(session_factory) as session:
+            refresh_rollups(session, until=until, lateness=lateness)
+
+    assert state() == (None, 0)  # before the first refresh
+    refresh(T0 + timedelta(minutes=25))
+    first = state()
+    assert first.until == datetime(2026, 3, 2, 12, tzinfo=UTC)
+    refresh(T0 + timedelta(hours=1, minutes=20))  # new minutes only: the sealed hour moves on
+    assert state() == (datetime(2026, 3, 2, 13, tzinfo=UTC), first.version)
+    refresh(T0 + timedelta(hours=1, minutes=21), lateness=timedelta(hours=2))  # reaches into sealed hours
+    rewritten = state()
+    assert rewritten.until == datetime(2026, 3, 2, 13, tzinfo=UTC) and rewritten.version != first.version
+    with transaction(session_factory) as session:
+        refresh_range(session, T0, T0 + timedelta(minutes=1))  # a backfill
+    backfilled = state()
+    assert backfilled.version not in (first.version, rewritten.version)
+    with transaction(session_factory) as session:
+        assert delete_rollups_1m_before(session, T0 - timedelta(days=1)) == 0  # nothing that old
+    assert state() == backfilled
+    with transaction(session_factory) as session:
+        assert delete_rollups_1m_before(session, T0 + timedelta(minutes=5)) > 0  # retention
+    assert state().version not in (first.version, rewritten.version, backfilled.version)

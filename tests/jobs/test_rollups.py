@@ -51,7 +51,11 @@ def test_scheduled_runs_roll_up_to_now_and_pick_up_late_readings(
     assert minute + 2 * MINUTE <= done <= floor_to(datetime.now(UTC), MINUTE)
     with session_factory() as session:
         assert _minute(session, minute) == ([2], [2.0])
-        assert watermarks(session) == {"readings_1m": done, "readings_1h": floor_to(done, HOUR)}
+        assert watermarks(session) == {
+            "readings_1m": done,
+            "readings_1h": floor_to(done, HOUR),
+            "readings_sealed": floor_to(done - timedelta(seconds=300), HOUR),  # the lateness set above
+        }
 
     with transaction(session_factory) as session:  # arrives after the run, minutes late
         _insert(session, minute + timedelta(seconds=50), 8.0)
