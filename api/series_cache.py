@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from db.repositories import rollups as rollups_repo
-from db.rollups import ceil_to, floor_to
+from db.rollups import SealedState, ceil_to, floor_to
 
 FRAGMENT_SPANS = {"1m": timedelta(hours=1), "1h": timedelta(days=1)}
 ENTRY_OVERHEAD_BYTES = 200  # the key, the string's header and the ordered dict's links
@@ -38,13 +38,20 @@ class SeriesCache:
         self._lock = threading.Lock()  # routes run in the thread pool
 
     def points_json(
-        self, session: Session, machine_id: int, position: int, first: datetime, stop: datetime, bucket: str
+        self,
+        session: Session,
+        machine_id: int,
+        position: int,
+        first: datetime,
+        stop: datetime,
+        bucket: str,
+        sealed: SealedState,
     ) -> str:
         """What `rollups_repo.bucketed_series_json` answers for [first, stop) without a limit: the JSON
-        array of the buckets, its sealed whole pieces from here when kept."""
+        array of the buckets, its sealed whole pieces from here when kept. `sealed`: the rollups' state
+        as read before (`rollups_repo.sealed_state`)."""
         span = FRAGMENT_SPANS[bucket]
-        sealed = rollups_repo.sealed_state(session) if self.max_bytes else None
-        if sealed is None or sealed.until is None:
+        if not self.max_bytes or sealed.until is None:
             return rollups_repo.bucketed_series_json(session, machine_id, position, first, stop, bucket)
         whole_first = ceil_to(first, span)
         whole_stop = min(floor_to(stop, span), floor_to(sealed.until, span))

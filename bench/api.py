@@ -5,14 +5,16 @@ between runs, see bench.api_seed: 1,000 machines with a prediction and an open a
 100 of them as bench.readings seeds them, a champion RUL model). For each scenario it starts `plantwatch
 api` (or the baseline app, bench.api_baseline) afresh, uvicorn with 2 worker processes
 (bench.api_servers.WORKERS) on a free port, times 20 requests one after another (`serial_p50_ms`: one
-request on an idle server), then drives it from another process, the open-loop generator bench.api_load,
-at `--rps` for `--duration-s` after a `--warmup-s` warm-up. The generator shares the cores with the API
-and PostgreSQL, as wrk would. Scenarios: `line_health` (GET /api/v1/health of one 100-machine line),
-`alerts` (open alerts, the first page), `readings_24h` (one sensor of one machine, 24 h in 1-minute
-buckets), `predict_rul` (POST /api/v1/predict/rul, one window); `baseline` is the constant endpoint. Each
-gets its achieved rate, p50/p99 latency, errors, and the cores the server, PostgreSQL and the generator
-used meanwhile. Logs go to stderr (the servers' and generator's logs to var/bench/api-run/), the result
-is one JSON line on stdout.
+request on an idle server, caches cold), answers each distinct request of the scenario 5 times on 4
+connections (`prewarm_s`; skipped with `--cold`: a server that has been up a while holds those answers
+in its caches, and each worker keeps its own), then drives it from another process, the open-loop
+generator bench.api_load, at `--rps` for `--duration-s` after a `--warmup-s` warm-up. The generator
+shares the cores with the API and PostgreSQL, as wrk would. Scenarios: `line_health` (GET
+/api/v1/health of one 100-machine line), `alerts` (open alerts, the first page), `readings_24h` (one
+sensor of one machine, 24 h in 1-minute buckets), `predict_rul` (POST /api/v1/predict/rul, one window);
+`baseline` is the constant endpoint. Each gets its achieved rate, p50/p99 latency, errors, and the cores
+the server, PostgreSQL and the generator used meanwhile. Logs go to stderr (the servers' and generator's
+logs to var/bench/api-run/), the result is one JSON line on stdout.
 """
 
 from __future__ import annotations
@@ -64,6 +66,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rps", type=float, default=200.0, help="Requests per second of every scenario.")
     parser.add_argument("--duration-s", type=float, default=15.0, help="Measured seconds per scenario.")
     parser.add_argument("--warmup-s", type=float, default=3.0, help="Unmeasured seconds before them.")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="Skip the prewarm: measure from the servers' first requests, their caches empty.",
+    )
     parser.add_argument("--scenarios", nargs="+", choices=[*TARGET_P99_MS, "baseline"], default=None)
     parser.add_argument("--per-line", type=int, default=100, help="Machines on each of the 10 lines.")
     parser.add_argument("--days", type=int, default=1, help="Days of readings of the 100 machines.")
@@ -95,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             server = "baseline" if name == "baseline" else "api"
             base = servers.serve(server)
             serial_ms = servers.check(base, plans[name], key)
+            prewarm_s = None if args.cold else servers.prewarm(base, plans[name], key)
             results[name] = _run(name, servers, server, data_dir, base, plans[name], key, args)
-            results[name]["serial_p50_ms"] = serial_ms
+            results[name].update(serial_p50_ms=serial_ms, prewarm_s=prewarm_s)
     finally:
         servers.stop()
         bench_db.close()

@@ -20,7 +20,7 @@ lateness) and retention change them, and each of those gives `data_versions.roll
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -39,6 +39,12 @@ WORK_MEM = "64MB"  # the per-position hash aggregates of a chunk; the default 4 
 # the widest row, per-cell unnest in proportion to the values present; measured on 20-wide rows,
 # positional is 3x faster, and still as fast with rows 3x wider than the average.
 POSITIONAL_MAX_WIDTH_RATIO = 3.0
+
+
+class SealedState(NamedTuple):
+    until: datetime | None  # every bucket before it is final (None before the first refresh)
+    version: int  # moves when sealed buckets change (bump_version)
+
 
 _UPSERT = """
 ORDER BY machine_id, bucket

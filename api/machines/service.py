@@ -21,7 +21,7 @@ from db.repositories import machine_listing as listing_repo
 from db.repositories import readings as readings_repo
 from db.repositories import rollups as rollups_repo
 from db.repositories.machine_listing import MachineRow
-from db.rollups import ceil_to, floor_to
+from db.rollups import SealedState, ceil_to, floor_to
 from db.tables import Machine
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -116,6 +116,7 @@ class _SeriesAsked(NamedTuple):
     start: datetime
     end: datetime
     bucket: str  # raw, 1m or 1h
+    rollups: SealedState
 
 
 def _series_asked(
@@ -134,7 +135,7 @@ def _series_asked(
         raise not_found(f"machine {found.machine_path} has no sensor {sensor!r}; its sensors: {known}")
     return _SeriesAsked(
         found.machine_id, found.machine_path, found.name, found.position, found.unit, start, end,
-        auto_bucket(start, end) if bucket == "auto" else bucket,
+        auto_bucket(start, end) if bucket == "auto" else bucket, found.rollups,
     )  # fmt: skip
 
 
@@ -184,7 +185,9 @@ def sensor_series_json(
     width = rollups_repo.WIDTHS[asked.bucket][0]
     first, stop = floor_to(asked.start, width), ceil_to(asked.end, width)
     if cache is not None and (stop - first) // width <= limit:  # the limit cannot cut the series
-        points = cache.points_json(session, asked.machine_id, asked.position, first, stop, asked.bucket)
+        points = cache.points_json(
+            session, asked.machine_id, asked.position, first, stop, asked.bucket, asked.rollups
+        )
     else:
         points = rollups_repo.bucketed_series_json(
             session, asked.machine_id, asked.position, first, stop, asked.bucket, limit

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Row, UnaryExpression, func, or_, select, t
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from db.rollups import STATE_SEALED, VERSION, SealedState
 from db.tables import Line, Machine, Sensor, Site
 
 
@@ -46,11 +47,14 @@ class SensorRef(NamedTuple):
     position: int | None  # None: the machine has no sensor of that name
     name: str | None
     unit: str | None
+    rollups: SealedState  # read in the same statement: a readings request needs it next
 
 
 # One statement each, built once: resolving is on the path of every readings request.
 _SENSOR_OF = (
-    "SELECT m.id, m.path, s.position, s.name, s.unit FROM machines m "
+    "SELECT m.id, m.path, s.position, s.name, s.unit, "
+    f"(SELECT done_until FROM rollup_state WHERE name = '{STATE_SEALED}'), "
+    f"coalesce((SELECT version FROM data_versions WHERE name = '{VERSION}'), 0) FROM machines m "
     "LEFT JOIN sensors s ON s.machine_id = m.id AND s.name = :sensor "
 )
 _SENSOR_BY_PATH_OR_CODE = text(_SENSOR_OF + "WHERE m.path = :ref OR m.external_code = :ref LIMIT 1")
@@ -60,8 +64,8 @@ _SENSOR_BY_ID_OR_CODE = text(
 
 
 def resolve_sensor(session: Session, ref: str, sensor: str) -> SensorRef | None:
-    """A machine (named as `resolve_machine` takes it) and its sensor of that name, in one query; None
-    when there is no such machine."""
+    """A machine (named as `resolve_machine` takes it), its sensor of that name and the rollups' sealed
+    state (db.rollups), in one query; None when there is no such machine."""
     if _ref_filter(ref) is None:
         return None
     params: dict[str, object] = {"ref": ref, "sensor": sensor}
@@ -71,7 +75,10 @@ def resolve_sensor(session: Session, ref: str, sensor: str) -> SensorRef | None:
     else:
         statement = _SENSOR_BY_PATH_OR_CODE
     row = session.execute(statement, params).first()
-    return SensorRef(*row) if row is not None else None
+    if row is None:
+        return None
+    machine_id, path, position, name, unit, sealed_until, rollups_version = row
+    return SensorRef(machine_id, path, position, name, unit, SealedState(sealed_until, rollups_version))
 
 
 def get_machine_by_path(session: Session, path: str) -> Machine | None:

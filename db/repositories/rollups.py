@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
-from db.rollups import BUCKET_ORIGIN, STATE_1H, STATE_1M, STATE_SEALED, VERSION, ceil_to, floor_to
+from db.rollups import (
+    BUCKET_ORIGIN,
+    STATE_1H,
+    STATE_1M,
+    STATE_SEALED,
+    VERSION,
+    SealedState,
+    ceil_to,
+    floor_to,
+)
 
 WIDTHS: dict[str, tuple[timedelta, str, str]] = {
     # bucket name → (width, rollup table, its watermark in rollup_state)
@@ -69,7 +78,9 @@ _POINT_JSON = (
 # Statements built once: a statement's text is parsed for its parameters each time one is made.
 _SERIES = {bucket: _series_sql(table) for bucket, (_, table, _) in WIDTHS.items()}
 _SERIES_ROWS = {bucket: text(sql) for bucket, sql in _SERIES.items()}
-_JSON_ARRAY = "SELECT '[' || coalesce(string_agg({point}, ',' ORDER BY b.bucket), '') || ']' FROM ({rows}) b"
+# string_agg takes the rows in the order of the subquery (ordered by bucket): an ORDER BY of its own
+# would sort the 1,440 points of a day again, a third of the statement's time.
+_JSON_ARRAY = "SELECT '[' || coalesce(string_agg({point}, ','), '') || ']' FROM ({rows}) b"
 _SERIES_JSON = {
     bucket: text(_JSON_ARRAY.format(point=_POINT_JSON, rows=sql)) for bucket, sql in _SERIES.items()
 }
@@ -107,11 +118,6 @@ def bucketed_series_json(
     return found
 
 
-class SealedState(NamedTuple):
-    until: datetime | None  # every bucket before it is final (None before the first refresh)
-    version: int  # moves when sealed buckets change (db.rollups.bump_version)
-
-
 _SEALED = text(
     "SELECT (SELECT done_until FROM rollup_state WHERE name = :state), "
     "coalesce((SELECT version FROM data_versions WHERE name = :version), 0)"
@@ -126,10 +132,10 @@ def sealed_state(session: Session) -> SealedState:
 
 _FRAGMENTS = {
     bucket: text(
-        f"SELECT date_bin(CAST(:span AS interval), b.bucket, :origin), string_agg({_POINT_JSON}, ',' "
-        f"ORDER BY b.bucket) FROM (SELECT bucket, avg[:pos] AS avg, min[:pos] AS min, max[:pos] AS max, "
+        f"SELECT b.piece, string_agg({_POINT_JSON}, ',') FROM (SELECT date_bin(CAST(:span AS interval), "
+        "bucket, :origin) AS piece, bucket, avg[:pos] AS avg, min[:pos] AS min, max[:pos] AS max, "
         f"n[:pos] AS n FROM {table} WHERE machine_id = :m AND bucket >= :first AND bucket < :stop "
-        "AND n[:pos] > 0) b GROUP BY 1"
+        "AND n[:pos] > 0 ORDER BY piece, bucket) b GROUP BY b.piece"
     )
     for bucket, (_, table, _) in WIDTHS.items()
 }

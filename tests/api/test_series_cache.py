@@ -16,7 +16,7 @@ from api.machines.service import sensor_series
 from api.series_cache import SeriesCache
 from db.engine import transaction
 from db.repositories.retention import delete_rollups_1m_before
-from db.repositories.rollups import bucketed_series_json
+from db.repositories.rollups import bucketed_series_json, sealed_state
 from db.rollups import refresh_range
 from tests.api.conftest import auth, insert_readings
 from tests.api.readings_data import T0, URL, Seeded, direct, get, roll_up, seed_readings
@@ -96,8 +96,10 @@ def test_the_cache_keeps_to_its_size(seeded: Seeded, session_factory: sessionmak
     first, stop = T0, T0 + 3 * HOUR
     small, large = SeriesCache(3_000), SeriesCache(1 << 20)  # a 1-minute hour of one sensor: ~4 kB
     with session_factory() as session:
+        sealed = sealed_state(session)
         for position in (1, 2, 3):
             wanted = bucketed_series_json(session, seeded.machine_id, position, first, stop, "1m")
             for cache in (small, large, small, large):
-                assert cache.points_json(session, seeded.machine_id, position, first, stop, "1m") == wanted
+                kept = cache.points_json(session, seeded.machine_id, position, first, stop, "1m", sealed)
+                assert kept == wanted
     assert small.size <= 3_000 and large.size > 30_000

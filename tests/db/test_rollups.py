@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import rollups
 from db.engine import make_session_factory, transaction
 from db.repositories.retention import delete_rollups_1m_before
-from db.repositories.rollups import SealedState, sealed_state
-from db.rollups import HOUR, MINUTE, floor_to, refresh_range, refresh_rollups, watermarks
+from db.repositories.rollups import sealed_state
+from db.rollups import HOUR, MINUTE, SealedState, floor_to, refresh_range, refresh_rollups, watermarks
 
 T0 = datetime(2026, 3, 2, 11, 50, tzinfo=UTC)
 LATENESS = timedelta(minutes=5)
