@@ -44,6 +44,8 @@ async def get_app_settings(request: Request) -> Settings:
 
 WROTE = "plantwatch_wrote"  # session.info flag: this transaction changed something
 READ_ONLY = "plantwatch_read_only"  # session.info flag: a GET's session, in autocommit
+# POST routes that only read (a body too large or too nested for a query string): sessions as GET's.
+READING_POSTS = frozenset({"/api/v1/predict/rul"})
 
 
 class ReadOnlySessionError(RuntimeError):
@@ -74,11 +76,11 @@ def track_writes(factory: sessionmaker[Session]) -> None:
 
 
 def request_session(request: Request) -> Session:
-    """A new session for the request: GET and HEAD read in autocommit (no BEGIN and COMMIT round
-    trips; each statement sees the data as committed then, as in the default isolation level anyway)
-    and may not write."""
+    """A new session for the request: GET, HEAD and READING_POSTS read in autocommit (no BEGIN and
+    COMMIT round trips; each statement sees the data as committed then, as in the default isolation
+    level anyway) and may not write."""
     factory: sessionmaker[Session] = request.app.state.session_factory
-    if request.method in ("GET", "HEAD"):
+    if request.method in ("GET", "HEAD") or request.scope["path"] in READING_POSTS:
         return factory(bind=request.app.state.read_engine, info={READ_ONLY: True})
     return factory()
 

@@ -42,7 +42,7 @@ class ModelUnavailableError(RuntimeError):
 
 def champion_rul(session: Session, scope: str) -> tuple[ModelVersion, RulPredictor] | None:
     """The champion RUL model of `scope` ready to score, or None when the scope has none."""
-    row = repo.champion(session, RUL, scope)
+    row = repo.champion(session, RUL, scope, to_serve=True)
     if row is None:
         return None
     return row, _cached(row, RulPredictor.load)
@@ -50,7 +50,7 @@ def champion_rul(session: Session, scope: str) -> tuple[ModelVersion, RulPredict
 
 def champion_qc(session: Session, scope: str) -> tuple[ModelVersion, QcClassifier] | None:
     """The champion classifier of the line `scope` (`site/line`), or None when it has none."""
-    row = repo.champion(session, QC, scope)
+    row = repo.champion(session, QC, scope, to_serve=True)
     if row is None:
         return None
     return row, _cached(row, QcClassifier.load)

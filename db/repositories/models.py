@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.orm import Session, defer
 
 from db.tables import ModelVersion
 
@@ -27,12 +27,20 @@ def get_version(session: Session, version_id: int) -> ModelVersion | None:
     return session.get(ModelVersion, version_id)
 
 
-def champion(session: Session, kind: str, scope: str) -> ModelVersion | None:
-    return session.scalar(
-        select(ModelVersion).where(
-            ModelVersion.kind == kind, ModelVersion.scope == scope, ModelVersion.status == "champion"
-        )
-    )
+_CHAMPION = select(ModelVersion).where(
+    ModelVersion.kind == bindparam("kind"),
+    ModelVersion.scope == bindparam("scope"),
+    ModelVersion.status == "champion",
+)
+# Scoring needs the version and its artifacts, not the metrics and parameters (JSON, decoded per row):
+# POST /predict/rul looks the champion up on every request.
+_CHAMPION_TO_SERVE = _CHAMPION.options(defer(ModelVersion.metrics), defer(ModelVersion.params))
+
+
+def champion(session: Session, kind: str, scope: str, *, to_serve: bool = False) -> ModelVersion | None:
+    """The champion of (kind, scope); `to_serve`: its metrics and params left unread until asked for."""
+    statement = _CHAMPION_TO_SERVE if to_serve else _CHAMPION
+    return session.scalar(statement, {"kind": kind, "scope": scope})
 
 
 def champion_scopes(session: Session, kind: str) -> list[str]:

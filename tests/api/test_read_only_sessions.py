@@ -1,4 +1,5 @@
-"""GET and HEAD requests read in autocommit and may not write; other methods get a transaction."""
+"""GET and HEAD requests (and POSTs that only read, as /predict/rul) read in autocommit and may not
+write; other requests get a transaction."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from api.deps import ReadOnlySessionError, request_session
 from db.tables import ApiKey, Site
 
 
-def _request(app: FastAPI, method: str) -> Request:
-    return Request({"type": "http", "method": method, "app": app, "headers": [], "path": "/"})
+def _request(app: FastAPI, method: str, path: str = "/") -> Request:
+    return Request({"type": "http", "method": method, "app": app, "headers": [], "path": path})
 
 
 def test_a_get_session_reads_without_a_transaction_and_refuses_writes(client: TestClient) -> None:
@@ -34,3 +35,15 @@ def test_a_get_session_reads_without_a_transaction_and_refuses_writes(client: Te
         session.flush()  # allowed; rolled back when the session closes
     with request_session(_request(app, "GET")) as session:
         assert session.scalar(select(func.count()).select_from(Site)) == 0
+
+
+def test_scoring_a_window_reads_like_a_get(client: TestClient) -> None:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    with request_session(_request(app, "POST", "/api/v1/predict/rul")) as session:
+        assert session.connection().connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+        session.add(Site(name="written-by-a-prediction"))
+        with pytest.raises(ReadOnlySessionError):
+            session.flush()
+    with request_session(_request(app, "POST", "/api/v1/events")) as session:
+        assert not session.connection().connection.dbapi_connection.autocommit  # type: ignore[union-attr]
