@@ -175,8 +175,7 @@ def _add_rul(
     if not ready:
         return
     batch = np.stack([results[m].pop("x") for m in ready])
-    scored = predictor.predict(batch)
-    drivers = predictor.explain(batch, TOP_SENSORS)
+    scored, drivers = predictor.predict_explained(batch, TOP_SENSORS)
     for i, machine_id in enumerate(ready):
         results[machine_id].update(
             rul=float(scored.rul[i]),

@@ -28,7 +28,9 @@ def occlusion_scores(
     x: NDArray[np.float32],
     reference: Sequence[float],
 ) -> NDArray[np.float64]:
-    """[N, K] contributions of each of the K sensors to each of the N scaled windows [N, W, K]."""
+    """[N, K] contributions of each of the K sensors to each of the N scaled windows [N, W, K].
+
+    `predict_rul` is called once, on the N windows followed by their N * K occluded copies."""
     x = np.asarray(x, dtype=np.float32)
     n, window, k = x.shape
     if len(reference) != k:

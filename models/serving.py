@@ -90,8 +90,20 @@ class RulPredictor:
         low, high = self.meta.conformal.interval(rul)
         return RulPrediction(rul, low, high, np.asarray(prob, dtype=np.float64).reshape(-1))
 
-    def explain(self, raw_windows: NDArray[np.floating], top_k: int = 3) -> list[list[SensorContribution]]:
-        """The `top_k` sensors that moved each window's RUL most (occlusion, see `models.explain`)."""
+    def predict_explained(
+        self, raw_windows: NDArray[np.floating], top_k: int = 3
+    ) -> tuple[RulPrediction, list[list[SensorContribution]]]:
+        """`predict`, and the `top_k` sensors that moved each window's RUL most (occlusion, see
+        `models.explain`), from one run of the model: the windows lead the occlusion batch."""
         x = prepare_windows(raw_windows, self.meta.scaler, self.window)
-        scores = occlusion_scores(lambda batch: self.predict_scaled(batch).rul, x, self.meta.healthy)
-        return top_sensors(scores, self.meta.scaler.kept_names, top_k)
+        runs: list[RulPrediction] = []
+
+        def rul_of(batch: NDArray[np.float32]) -> NDArray[np.float64]:
+            runs.append(self.predict_scaled(batch))
+            return runs[-1].rul
+
+        scores = occlusion_scores(rul_of, x, self.meta.healthy)
+        (whole,) = runs
+        n = len(x)
+        scored = RulPrediction(whole.rul[:n], whole.low[:n], whole.high[:n], whole.failure_probability[:n])
+        return scored, top_sensors(scores, self.meta.scaler.kept_names, top_k)

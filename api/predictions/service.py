@@ -136,8 +136,10 @@ def predict_rul(session: Session, body: PredictRulIn) -> PredictRulOut:
     row, predictor = found
     windows = _windows_in_model_order(body, predictor.sensor_names)
     try:
-        scored = predictor.predict(windows)
-        drivers = predictor.explain(windows) if body.explain else None
+        if body.explain:
+            scored, drivers = predictor.predict_explained(windows)
+        else:
+            scored, drivers = predictor.predict(windows), None
     except InvalidWindowError as exc:
         raise invalid(f"body.windows: {exc}") from exc
     return PredictRulOut(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,11 @@ def test_bad_windows_are_refused_with_the_reason(artifacts: tuple[Path, str]) ->
 
 def test_explanations_name_kept_sensors_with_scores(trained: TrainedRul, artifacts: tuple[Path, str]) -> None:
     predictor = RulPredictor.load(artifacts[0])
-    explained = predictor.explain(_windows(trained, machines=2), top_k=2)
+    windows = _windows(trained, machines=2)
+    scored, explained = predictor.predict_explained(windows, top_k=2)
+    alone = predictor.predict(windows)  # the same figures as scoring without the explanation
+    for figures, wanted in zip(astuple(scored), astuple(alone), strict=True):
+        np.testing.assert_allclose(figures, wanted, rtol=1e-5, atol=1e-4)
     assert len(explained) == 2 and all(len(top) == 2 for top in explained)
     for top in explained:
         assert {c.sensor for c in top} <= {"temp", "vibration", "noise"}
