@@ -80,7 +80,8 @@ def request_session(request: Request) -> Session:
     COMMIT round trips; each statement sees the data as committed then, as in the default isolation
     level anyway) and may not write."""
     factory: sessionmaker[Session] = request.app.state.session_factory
-    if request.method in ("GET", "HEAD") or request.scope["path"] in READING_POSTS:
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))  # behind a proxy prefix
+    if request.method in ("GET", "HEAD") or path in READING_POSTS:
         return factory(bind=request.app.state.read_engine, info={READ_ONLY: True})
     return factory()
 

@@ -37,8 +37,9 @@ START_TIMEOUT_S = 90.0
 STOP_GRACE_S = 5.0
 SERIAL = 20
 WORKERS = 2  # the machine's cores
-# Each worker keeps its own caches and the kernel hands connections to either: 5 answers of each request
-# on 4 connections leave about one request in 32 unseen by one of the 2 workers.
+# Each worker keeps its own caches and the kernel hands each connection to either: with 4 connections
+# both workers get some (all 4 on one worker about 1 time in 8), and 5 answers of each request in a
+# shuffled order leave few requests unseen by a worker that got connections.
 PREWARM_PASSES = 5
 PREWARM_CONNECTIONS = 4
 

@@ -161,8 +161,10 @@ def refresh_rollups(
         # Only hours that are complete: the current hour's bucket is written once it is over.
         rows_1h = _refresh_1h(session, floor_to(start, HOUR), floor_to(end, HOUR))
     sealed = watermarks(session).get(STATE_SEALED)
-    if start < end and sealed is not None and start < sealed:
-        bump_version(session)  # sealed buckets recomputed: a larger lateness than before
+    if start < end and (sealed is None or start < sealed):
+        # Sealed buckets recomputed (a larger lateness than before), or no record of what was sealed
+        # (a first refresh, or rollups rebuilt from scratch): whatever a reader kept may be stale.
+        bump_version(session)
     new_done = max(done, end) if done is not None else end
     _set_watermark(session, STATE_1M, new_done)
     _set_watermark(session, STATE_1H, floor_to(new_done, HOUR))

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from db.partitions import daily_partitions_before, drop_partitions_before, lock_partitions
 from db.repositories import predictions, retention
-from db.rollups import HOUR, MINUTE, STATE_1M, floor_to, watermarks
+from db.rollups import HOUR, MINUTE, STATE_1M, bump_version, floor_to, watermarks
 from plantwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,8 @@ def apply_retention(session: Session, settings: Settings, now: datetime) -> dict
     }
     if drop_error is not None:
         summary["partitions_not_dropped"] = drop_error
+    if rollups_deleted:
+        bump_version(session)  # last: the version row stays locked until this transaction commits
     if dropped:
         log.info("retention dropped readings partitions: %s", ", ".join(dropped))
     return summary

@@ -40,9 +40,12 @@ class ModelUnavailableError(RuntimeError):
     """A champion exists but cannot be used (artifacts missing or altered); the message says why."""
 
 
-def champion_rul(session: Session, scope: str) -> tuple[ModelVersion, RulPredictor] | None:
-    """The champion RUL model of `scope` ready to score, or None when the scope has none."""
-    row = repo.champion(session, RUL, scope, to_serve=True)
+def champion_rul(
+    session: Session, scope: str, *, to_serve: bool = False
+) -> tuple[ModelVersion, RulPredictor] | None:
+    """The champion RUL model of `scope` ready to score, or None when the scope has none; `to_serve`:
+    its row without metrics and params (read when asked for, in the session), for a request that scores."""
+    row = repo.champion(session, RUL, scope, to_serve=to_serve)
     if row is None:
         return None
     return row, _cached(row, RulPredictor.load)
@@ -50,7 +53,7 @@ def champion_rul(session: Session, scope: str) -> tuple[ModelVersion, RulPredict
 
 def champion_qc(session: Session, scope: str) -> tuple[ModelVersion, QcClassifier] | None:
     """The champion classifier of the line `scope` (`site/line`), or None when it has none."""
-    row = repo.champion(session, QC, scope, to_serve=True)
+    row = repo.champion(session, QC, scope)
     if row is None:
         return None
     return row, _cached(row, QcClassifier.load)

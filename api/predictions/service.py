@@ -125,7 +125,7 @@ def predict_rul(session: Session, body: PredictRulIn) -> PredictRulOut:
                 raise not_found(f"no RUL model version {body.model_id} (see GET /api/v1/models?kind=rul)")
         else:
             machine_type = body.machine_type or DEFAULT_TYPE
-            found = champion_rul(session, machine_type)
+            found = champion_rul(session, machine_type, to_serve=True)
             if found is None:
                 raise not_found(
                     f"no RUL model for machine type {machine_type!r} yet; one is trained once machines of "

@@ -13,7 +13,6 @@ from sqlalchemy import CursorResult, Result, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from db.partitions import DEFAULT_PARTITION
-from db.rollups import bump_version
 from db.tables import BacktestPin, DeadLetter, JobRun, Machine, ModelVersion, Prediction, ReadingRollup1m
 
 
@@ -54,10 +53,9 @@ def delete_default_readings_before(
 
 
 def delete_rollups_1m_before(session: Session, before: datetime) -> int:
-    deleted = _count(session.execute(delete(ReadingRollup1m).where(ReadingRollup1m.bucket < before)))
-    if deleted:
-        bump_version(session)  # readers may keep sealed buckets until the rollups' version moves
-    return deleted
+    """Delete old 1-minute buckets; the caller gives the rollups a new version (`db.rollups.bump_version`)
+    once it deleted some, as late in its transaction as it can (the version row stays locked until commit)."""
+    return _count(session.execute(delete(ReadingRollup1m).where(ReadingRollup1m.bucket < before)))
 
 
 def latest_prediction_ids_of_active_machines(session: Session) -> list[int]:

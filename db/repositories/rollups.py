@@ -78,9 +78,7 @@ _POINT_JSON = (
 # Statements built once: a statement's text is parsed for its parameters each time one is made.
 _SERIES = {bucket: _series_sql(table) for bucket, (_, table, _) in WIDTHS.items()}
 _SERIES_ROWS = {bucket: text(sql) for bucket, sql in _SERIES.items()}
-# string_agg takes the rows in the order of the subquery (ordered by bucket): an ORDER BY of its own
-# would sort the 1,440 points of a day again, a third of the statement's time.
-_JSON_ARRAY = "SELECT '[' || coalesce(string_agg({point}, ','), '') || ']' FROM ({rows}) b"
+_JSON_ARRAY = "SELECT '[' || coalesce(string_agg({point}, ',' ORDER BY b.bucket), '') || ']' FROM ({rows}) b"
 _SERIES_JSON = {
     bucket: text(_JSON_ARRAY.format(point=_POINT_JSON, rows=sql)) for bucket, sql in _SERIES.items()
 }
@@ -132,9 +130,10 @@ def sealed_state(session: Session) -> SealedState:
 
 _FRAGMENTS = {
     bucket: text(
-        f"SELECT b.piece, string_agg({_POINT_JSON}, ',') FROM (SELECT date_bin(CAST(:span AS interval), "
-        "bucket, :origin) AS piece, bucket, avg[:pos] AS avg, min[:pos] AS min, max[:pos] AS max, "
-        f"n[:pos] AS n FROM {table} WHERE machine_id = :m AND bucket >= :first AND bucket < :stop "
+        f"SELECT b.piece, string_agg({_POINT_JSON}, ',' ORDER BY b.bucket) "
+        "FROM (SELECT date_bin(CAST(:span AS interval), bucket, :origin) AS piece, bucket, "
+        "avg[:pos] AS avg, min[:pos] AS min, max[:pos] AS max, n[:pos] AS n "
+        f"FROM {table} WHERE machine_id = :m AND bucket >= :first AND bucket < :stop "
         "AND n[:pos] > 0 ORDER BY piece, bucket) b GROUP BY b.piece"
     )
     for bucket, (_, table, _) in WIDTHS.items()

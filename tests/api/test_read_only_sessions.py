@@ -40,7 +40,8 @@ def test_a_get_session_reads_without_a_transaction_and_refuses_writes(client: Te
 def test_scoring_a_window_reads_like_a_get(client: TestClient) -> None:
     app = client.app
     assert isinstance(app, FastAPI)
-    with request_session(_request(app, "POST", "/api/v1/predict/rul")) as session:
+    path = app.url_path_for("predict_rul")  # where the route is, not a copy of READING_POSTS
+    with request_session(_request(app, "POST", path)) as session:
         assert session.connection().connection.dbapi_connection.autocommit  # type: ignore[union-attr]
         session.add(Site(name="written-by-a-prediction"))
         with pytest.raises(ReadOnlySessionError):

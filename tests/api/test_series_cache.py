@@ -8,16 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.machines.service import sensor_series
-from api.series_cache import SeriesCache
+from api.series_cache import ENTRY_OVERHEAD_BYTES, SeriesCache
 from db.engine import transaction
 from db.repositories.retention import delete_rollups_1m_before
 from db.repositories.rollups import bucketed_series_json, sealed_state
-from db.rollups import refresh_range
+from db.rollups import bump_version, refresh_range
 from tests.api.conftest import auth, insert_readings
 from tests.api.readings_data import T0, URL, Seeded, direct, get, roll_up, seed_readings
 
@@ -86,8 +87,9 @@ def test_sealed_pieces_come_from_the_cache_until_the_rollups_change(
     assert recomputed == [p for p in direct(seeded, 1, MINUTE, START, END) if p["ts"] == late_minute]
     assert {p["value"] for p in points if p not in recomputed} == {-1.0}  # read again, as the table holds
 
-    with transaction(session_factory) as session:
-        delete_rollups_1m_before(session, T0 + 2 * HOUR)  # retention: minutes before 10:00 go
+    with transaction(session_factory) as session:  # retention: minutes before 10:00 go
+        delete_rollups_1m_before(session, T0 + 2 * HOUR)
+        bump_version(session)  # as jobs.retention does once it deleted some
     points = minutes(client, viewer)
     assert [p["ts"] for p in points] == [f"2024-05-01T10:{m:02d}:00Z" for m in range(60)]
 
@@ -103,3 +105,20 @@ def test_the_cache_keeps_to_its_size(seeded: Seeded, session_factory: sessionmak
                 kept = cache.points_json(session, seeded.machine_id, position, first, stop, "1m", sealed)
                 assert kept == wanted
     assert small.size <= 3_000 and large.size > 30_000
+    for cache in (small, large):
+        assert cache.size == sum(len(piece) + ENTRY_OVERHEAD_BYTES for piece in cache._pieces.values())
+
+
+def test_sealed_pieces_and_the_live_tail_make_the_whole_answer(
+    client: TestClient, keys: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    seeded = seed_readings(session_factory)
+    roll_up(session_factory, T0 + timedelta(hours=2, minutes=30))  # sealed up to 10:00; 10:30 on is raw
+    params = {"start": START.isoformat(), "end": END.isoformat(), "bucket": "1m"}
+    for _ in range(2):  # the second time 09:00 comes from the cache, the rest from the database
+        for sensor, position in (("temp", 1), ("vib", 2), ("late", 3)):
+            points = get(client, keys["viewer"], sensor=sensor, **params)["points"]
+            assert points == direct(seeded, position, MINUTE, START, END), sensor
+    app = client.app
+    assert isinstance(app, FastAPI)
+    assert app.state.series_cache.size > 0

@@ -20,6 +20,7 @@ from db.partitions import (
 )
 from db.repositories.assets import register_machine
 from db.repositories.retention import pin_backtest, unpin_backtest
+from db.repositories.rollups import sealed_state
 from db.rollups import refresh_rollups
 from db.tables import DeadLetter, JobRun, ModelVersion, Prediction, ReadingRollup1h, ReadingRollup1m
 from jobs.retention import apply_retention
@@ -97,6 +98,8 @@ def test_old_days_go_except_the_training_windows_of_champions_and_candidates(
         hours = session.execute(select(ReadingRollup1h.bucket, ReadingRollup1h.avg)).all()
         assert len(hours) == len(DAYS) + 2
 
+    with session_factory() as session:
+        version_before = sealed_state(session).version
     first = _run(session_factory)
 
     kept = {DAYS[3], DAYS[4], DAYS[8]}
@@ -115,11 +118,15 @@ def test_old_days_go_except_the_training_windows_of_champions_and_candidates(
         minutes = session.scalars(select(ReadingRollup1m.bucket).order_by(ReadingRollup1m.bucket)).all()
         assert [m.date() for m in minutes] == [DAYS[7], DAYS[8], DAYS[9]]  # from 11-27 on
 
+        version_after = sealed_state(session).version  # 1-minute buckets gone: readers must drop theirs
+        assert version_after != version_before
+
     second = _run(session_factory)
     assert second["partitions_dropped"] == [] and second["partitions_kept"] == first["partitions_kept"]
     assert second["default_readings_deleted"] == second["rollups_1m_deleted"] == 0
     with session_factory() as session:
         assert _ours(session) == kept
+        assert sealed_state(session).version == version_after  # nothing deleted, nothing to drop
 
 
 def test_nothing_at_or_after_the_rollup_watermark_goes(session_factory: sessionmaker[Session]) -> None:
