@@ -2,24 +2,31 @@
 from the database at scrape time (how old the newest reading is, the champion model versions).
 
 Request metrics live in the process's default registry (also served on PLANTWATCH_METRICS_PORT);
-`/metrics` on the API itself is mounted only when `api_metrics` is on.
+`/metrics` on the API itself is mounted only when `api_metrics` is on. With several worker processes
+(`plantwatch api` sets PROMETHEUS_MULTIPROC_DIR for them), each worker writes its figures to files in
+that directory and every scrape, whichever worker or the parent answers it, adds them all up.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Iterator
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
 from db.base import utcnow
 from db.tables import Machine, ModelVersion
+
+log = logging.getLogger(__name__)
 
 REQUESTS = Counter(
     "plantwatch_api_requests_total",
@@ -34,6 +41,18 @@ LATENCY = Histogram(
 )
 
 
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch, read at import
+
+
+def request_registry() -> CollectorRegistry:
+    """The request metrics to serve: all workers' when they share a multiprocess directory."""
+    if MULTIPROCESS_DIR_ENV not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     REQUESTS.labels(method, route, str(status)).inc()
     LATENCY.labels(method, route).observe(seconds)
@@ -46,15 +65,19 @@ class DatabaseCollector(Collector):
         self.session_factory = session_factory
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with self.session_factory() as session:
-            newest = session.scalar(
-                select(func.max(Machine.last_seen_at)).where(Machine.retired_at.is_(None))
-            )
-            champions = session.execute(
-                select(ModelVersion.kind, ModelVersion.scope, ModelVersion.version).where(
-                    ModelVersion.status == "champion"
+        try:
+            with self.session_factory() as session:
+                newest = session.scalar(
+                    select(func.max(Machine.last_seen_at)).where(Machine.retired_at.is_(None))
                 )
-            ).all()
+                champions = session.execute(
+                    select(ModelVersion.kind, ModelVersion.scope, ModelVersion.version).where(
+                        ModelVersion.status == "champion"
+                    )
+                ).all()
+        except SQLAlchemyError as exc:  # the request metrics are still worth a scrape; /readyz says why
+            log.warning("metrics: database figures left out: %s", type(exc).__name__)
+            return
         lag = GaugeMetricFamily(
             "plantwatch_ingest_newest_reading_age_seconds",
             "Seconds since the newest stored reading of any active machine (ingest lag, as stored)",
@@ -76,9 +99,10 @@ def metrics_endpoint(session_factory: sessionmaker[Session]) -> Callable[[Reques
     """A /metrics route for this app: the process's registry plus the database figures."""
     database = CollectorRegistry(auto_describe=False)
     database.register(DatabaseCollector(session_factory))
+    requests = request_registry()
 
     def metrics(request: Request) -> Response:
-        body = generate_latest(REGISTRY) + generate_latest(database)
+        body = generate_latest(requests) + generate_latest(database)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return metrics

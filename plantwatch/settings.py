@@ -224,8 +224,9 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=32,
-        description="API worker processes (`plantwatch api`); more use more cores. With several, each "
-        "keeps its own request metrics.",
+        description="API worker processes (`plantwatch api`); more use more cores. Their request "
+        "metrics are added up (Prometheus multiprocess mode, in PROMETHEUS_MULTIPROC_DIR or a temporary "
+        "directory).",
     )
     api_metrics: bool = Field(
         default=False,

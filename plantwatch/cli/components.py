@@ -97,11 +97,9 @@ def api(
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs); PLANTWATCH_API_WORKERS processes."""
     from plantwatch.cli.api_server import serve
-    from plantwatch.metrics import serve_metrics
 
     settings = common.settings()
     common.database_url(settings)
-    serve_metrics(settings, "api")
     serve(settings, host or settings.api_host, port or settings.api_port)
 
 

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.middleware import RequestIdFilter
 from db.tables import AuditEntry
+from plantwatch.embedded import free_port
 from plantwatch.settings import Settings
 from tests.api.conftest import Fleet, auth
 
@@ -122,3 +123,15 @@ def test_metrics_behind_a_setting(api_settings: Settings, keys: dict[str, str], 
     assert "plantwatch_api_request_seconds_bucket" in body
     assert "plantwatch_ingest_newest_reading_age_seconds" in body
     assert "plantwatch_model_champion_version" in body
+
+
+def test_metrics_answer_without_the_database(api_settings: Settings, keys: dict[str, str]) -> None:
+    app = create_app(api_settings.model_copy(update={"api_metrics": True}))
+    with TestClient(app) as client:
+        client.get("/api/v1/machines", headers=auth(keys["viewer"]))
+        nobody = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"  # nothing listens there
+        app.state.session_factory.configure(bind=create_engine(nobody))
+        answer = client.get("/metrics")
+    assert answer.status_code == 200
+    assert 'route="/api/v1/machines",status="200"' in answer.text
+    assert "plantwatch_model_champion_version" not in answer.text
