@@ -17,7 +17,7 @@ from api.alert_figures.routes import router as alert_figures_router
 from api.alert_rules.routes import router as alert_rules_router
 from api.alerts.routes import router as alerts_router
 from api.answer_cache import AnswerCache
-from api.assets.routes import lines_router, sites_router
+from api.assets.hierarchy_routes import lines_router, sites_router
 from api.assets.routes import router as assets_router
 from api.audit.routes import router as audit_router
 from api.dead_letters.routes import router as dead_letters_router
@@ -118,6 +118,7 @@ def _v1_router() -> APIRouter:
     router.include_router(predictions_router)
     router.include_router(alerts_router)
     router.include_router(events_router)
+    router.include_router(assets_router)  # before machines_router: GET …/sensors is not a machine
     router.include_router(machines_router)
     router.include_router(keys_router)
     router.include_router(audit_router)
@@ -126,7 +127,6 @@ def _v1_router() -> APIRouter:
     router.include_router(downtime_router)
     router.include_router(alert_rules_router)
     router.include_router(alert_figures_router)
-    router.include_router(assets_router)
     router.include_router(sites_router)
     router.include_router(lines_router)
     router.include_router(quality_router)
@@ -183,7 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", "X-Request-ID"],
+            expose_headers=["ETag", "X-Request-ID", "Link", "X-Truncated"],
         )
     app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.api_max_concurrency)
     app.add_middleware(RequestContextMiddleware)

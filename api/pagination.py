@@ -83,6 +83,16 @@ def decode_time_id_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     return ts, _valid_id(keys[1])
 
 
+def decode_name_cursor(cursor: str | None) -> str | None:
+    """The name (a job's, a rule's) of the last item of the previous page, or None for the first page."""
+    if cursor is None:
+        return None
+    keys = _decode(cursor)
+    if len(keys) != 1 or not isinstance(keys[0], str) or not keys[0] or "\x00" in keys[0]:
+        raise invalid("query.cursor: not a cursor this API gave out")
+    return keys[0]
+
+
 @dataclass(frozen=True)
 class TimeRange:
     """A list's time-range filter: items at or after `since` and before `until` (either may be open)."""

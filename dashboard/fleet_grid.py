@@ -33,23 +33,12 @@ class Thresholds:
     probability_critical: float
 
 
-def band(health: Health | None, limits: Thresholds) -> str:
-    """critical / warning / ok from the predicted RUL and failure probability (the worse of the two);
-    none when there is no usable prediction (pending, withheld, or neither figure)."""
-    if health is None or health.status in ("pending", "withheld"):
+def band(health: Health | None) -> str:
+    """The API's rating of the prediction (`severity`: the alert rules in effect for the machine, with
+    their line and machine overrides); none when there is no usable prediction."""
+    if health is None or health.status in ("pending", "withheld") or health.severity is None:
         return "none"
-    rul, probability = health.rul, health.failure_probability
-    if rul is None and probability is None:
-        return "none"
-    if (rul is not None and rul <= limits.rul_critical) or (
-        probability is not None and probability >= limits.probability_critical
-    ):
-        return "critical"
-    if (rul is not None and rul <= limits.rul_warning) or (
-        probability is not None and probability >= limits.probability_warning
-    ):
-        return "warning"
-    return "ok"
+    return health.severity
 
 
 def why(health: Health | None) -> str:
@@ -81,7 +70,6 @@ def _health_rows(
     machines: Sequence[Machine],
     health: Mapping[int, Health] | None,
     open_alerts: Mapping[str, int] | None,
-    limits: Thresholds,
     now: datetime,
     stale_after_s: float,
 ) -> list[dict[str, object]]:
@@ -91,7 +79,7 @@ def _health_rows(
         rows.append(
             {
                 "machine": machine.name,
-                "health": BAND_LABELS[band(found, limits)],
+                "health": BAND_LABELS[band(found)],
                 "RUL": found.rul if found else None,
                 "RUL interval": interval_text(found),
                 "P(failure)": found.failure_probability if found else None,
@@ -108,14 +96,13 @@ def health_table(
     machines: Sequence[Machine],
     health: Mapping[int, Health] | None,
     open_alerts: Mapping[str, int] | None,
-    limits: Thresholds,
     now: datetime,
     stale_after_s: float,
 ) -> pd.DataFrame:
     """One row per machine of a line, then the latest value of each of its sensors. `health` or
     `open_alerts` None: the API did not answer."""
     table = pd.DataFrame(
-        _health_rows(machines, health, open_alerts, limits, now, stale_after_s), columns=HEALTH_COLUMNS
+        _health_rows(machines, health, open_alerts, now, stale_after_s), columns=HEALTH_COLUMNS
     )
     return pd.concat([table, sensor_values(machines)], axis=1)
 
@@ -124,13 +111,12 @@ def fleet_table(
     machines: Sequence[Machine],
     health: Mapping[int, Health] | None,
     open_alerts: Mapping[str, int] | None,
-    limits: Thresholds,
     now: datetime,
     stale_after_s: float,
 ) -> pd.DataFrame:
     """One row per machine of many lines, its line first, the most urgent first (by band, then RUL):
     one table, not one per line, so that 1,000 machines load fast and sort as one."""
-    rows = _health_rows(machines, health, open_alerts, limits, now, stale_after_s)
+    rows = _health_rows(machines, health, open_alerts, now, stale_after_s)
     for machine, row in zip(machines, rows, strict=True):
         row["line"] = f"{machine.site}/{machine.line}"
     urgency = {BAND_LABELS[name]: rank for rank, name in enumerate(BANDS)}
@@ -146,9 +132,7 @@ def _rul_key(rul: object) -> float:
     return float(rul) if isinstance(rul, int | float) else float("inf")
 
 
-def band_counts(
-    machines: Iterable[Machine], health: Mapping[int, Health] | None, limits: Thresholds
-) -> dict[str, int]:
+def band_counts(machines: Iterable[Machine], health: Mapping[int, Health] | None) -> dict[str, int]:
     """Machines per band, every band present (in BANDS order)."""
-    counted = Counter(band(None if health is None else health.get(m.id), limits) for m in machines)
+    counted = Counter(band(None if health is None else health.get(m.id)) for m in machines)
     return {name: counted.get(name, 0) for name in BANDS}

@@ -51,9 +51,8 @@ def alerts_table(alerts: Sequence[Alert], tz: tzinfo) -> pd.DataFrame:
 
 
 def _metrics(health: Health) -> None:
-    limits = health_session.thresholds()
     columns = st.columns(4)
-    columns[0].metric("Health", BAND_LABELS[band(health, limits)], help=f"Prediction status: {health.status}")
+    columns[0].metric("Health", BAND_LABELS[band(health)], help=f"Prediction status: {health.status}")
     interval = interval_text(health)
     columns[1].metric(
         "Predicted RUL",

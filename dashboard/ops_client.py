@@ -65,10 +65,11 @@ class OpsClient(PlantwatchClient):
     # --- model registry ---------------------------------------------------------------------------
 
     def model_versions(
-        self, *, kind: str | None = None, scope: str | None = None, limit: int = PAGE_LIMIT
+        self, *, kind: str | None = None, scope: str | None = None, page_size: int = PAGE_LIMIT
     ) -> list[ModelVersion]:
-        raw = self._request("GET", "/models", params=_params(kind=kind, scope=scope, limit=limit))
-        return [model_version_from_json(item) for item in raw or []]
+        """Every registered version (following the cursor), newest first."""
+        raw = self._pages("/models", _params(kind=kind, scope=scope, limit=page_size))
+        return [model_version_from_json(item) for item in raw]
 
     def promote(self, version_id: int) -> ModelVersion:
         return model_version_from_json(self._request("POST", f"/models/{int(version_id)}/promote"))
@@ -83,8 +84,9 @@ class OpsClient(PlantwatchClient):
 
     # --- jobs and dead letters --------------------------------------------------------------------
 
-    def jobs(self) -> list[Job]:
-        return [job_from_json(item) for item in self._request("GET", "/jobs") or []]
+    def jobs(self, *, page_size: int = PAGE_LIMIT) -> list[Job]:
+        """Every job with its schedule and last run (following the cursor), by name."""
+        return [job_from_json(item) for item in self._pages("/jobs", {"limit": page_size})]
 
     def job_runs(
         self, *, job: str | None = None, status: str | None = None, limit: int = 100

@@ -104,6 +104,9 @@ class Health:
     machine_id: int
     machine: str  # path
     status: str  # ok, degraded, withheld, pending
+    severity: str | None = (
+        None  # critical, warning, ok: the alert rules in effect rate it (None: nothing to rate)
+    )
     made_at: datetime | None = None
     rul: float | None = None
     rul_low: float | None = None
@@ -207,6 +210,7 @@ def health_from_json(raw: dict[str, Any]) -> Health:
         machine_id=int(raw["machine_id"]),
         machine=str(raw["machine"]),
         status=str(raw.get("status") or "pending"),
+        severity=str(raw["severity"]) if raw.get("severity") else None,
         made_at=parse_ts(raw.get("made_at")),
         rul=_opt_float(raw.get("rul")),
         rul_low=_opt_float(raw.get("rul_low")),

@@ -152,6 +152,33 @@ def severity_for(worse: str, value: float, thresholds: Thresholds, current: str 
     return None
 
 
+PREDICTION_RULES = ("rul_low", "failure_probability_high")
+SEVERITY_ORDER = ("ok", "warning", "critical")
+
+
+def prediction_rule_rows(session: Session) -> list[AlertRule]:
+    """The overrides of the prediction rules, read once for a page of machines."""
+    return [row for rule in PREDICTION_RULES for row in repo.list_rules(session, rule)]
+
+
+def prediction_severity(
+    rows: Iterable[AlertRule], machine_id: int, line_id: int, rul: float | None, probability: float | None,
+    settings: Settings,
+) -> str | None:  # fmt: skip
+    """How the prediction rules in effect for a machine (its own, its line's or the plant's overrides,
+    else the defaults) rate a prediction: critical, warning or ok; None when it has neither figure.
+    Without hysteresis: a rating of this prediction alone, not of an alert's life."""
+    rows = list(rows)
+    rated = []
+    for rule, value in zip(PREDICTION_RULES, (rul, probability), strict=True):
+        if value is None:
+            continue
+        thresholds = effective_thresholds(rows, rule, machine_id, line_id, settings)
+        found = severity_for(RULES[rule].worse, value, thresholds, None) if thresholds.enabled else None
+        rated.append(found or "ok")
+    return max(rated, key=SEVERITY_ORDER.index) if rated else None
+
+
 class RuleValueError(ValueError):
     pass
 

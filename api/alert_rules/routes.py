@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.alert_rules import service
 from api.alert_rules.schemas import RuleOut, ThresholdsIn
 from api.deps import ReadKey, SessionDep, SettingsDep, require_role
+from api.pagination import Page, page_size
 from api.schemas import ERROR_RESPONSES
 from db.tables import ApiKey
 
@@ -17,9 +18,16 @@ AdminKey = Annotated[ApiKey, Depends(require_role("admin"))]
 RuleName = Annotated[str, Path(max_length=64, description="The rule, e.g. rul_low.")]
 
 
-@router.get("", summary="The alert rules with their defaults and overrides")
-def list_rules(session: SessionDep, settings: SettingsDep, _key: ReadKey) -> list[RuleOut]:
-    return service.list_rules(session, settings)
+@router.get("", summary="The alert rules with their defaults and overrides, by rule name")
+def list_rules(
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: ReadKey,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page.")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Rules per page (default 100).")] = None,
+) -> Page[RuleOut]:
+    size = page_size(limit, settings.api_max_page, "rules")
+    return service.list_rules(session, settings, cursor=cursor, limit=size)
 
 
 @router.put(

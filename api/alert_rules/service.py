@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from api.alert_rules.schemas import OverrideOut, RuleOut, ThresholdsIn, ThresholdsOut
 from api.errors import invalid, not_found
 from api.machines.service import find_machine
+from api.pagination import Page, decode_name_cursor, encode_cursor
 from api.quality.service import find_line_path
 from db.base import utcnow
 from db.repositories import alert_rules as repo
@@ -66,8 +67,12 @@ def _scope(session: Session, line: str | None, machine: str | None) -> tuple[int
     return None, None
 
 
-def list_rules(session: Session, settings: Settings) -> list[RuleOut]:
-    return [_rule_out(session, rule, settings) for rule in sorted(RULES)]
+def list_rules(session: Session, settings: Settings, *, cursor: str | None, limit: int) -> Page[RuleOut]:
+    """The rules by name, `limit` at a time, after the rule the cursor names."""
+    after = decode_name_cursor(cursor)
+    names = [rule for rule in sorted(RULES) if after is None or rule > after]
+    rules = [_rule_out(session, rule, settings) for rule in names[:limit]]
+    return Page(items=rules, next_cursor=encode_cursor(rules[-1].rule) if len(names) > limit else None)
 
 
 def set_override(session: Session, rule: str, body: ThresholdsIn, by: str, settings: Settings) -> RuleOut:

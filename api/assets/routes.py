@@ -1,7 +1,9 @@
-"""HTTP routes of assets: list sites and lines (any key); create, change and retire sites, lines,
-machines and sensors (admin). Machines are listed and read in api/machines.
+"""HTTP routes of machines and sensors: register, change and retire them (admin); list and read a
+machine's sensors (any key). Machines are listed and read in api/machines, sites and lines in
+hierarchy_routes.py.
 
-The sensor routes come first: `/machines/{machine:path}` would also match `…/sensors/{sensor}`.
+The sensor routes come first, and this router before api/machines': `/machines/{machine:path}` would
+also match `…/sensors/{sensor}`.
 """
 
 from __future__ import annotations
@@ -11,27 +13,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.assets import service
-from api.assets.schemas import (
-    AssetName,
-    LineIn,
-    LineOut,
-    MachineChange,
-    MachineIn,
-    SensorChange,
-    SensorIn,
-    SiteChange,
-    SiteIn,
-    SiteOut,
-)
-from api.deps import AdminKey, ReadKey, SessionDep
+from api.assets.schemas import MachineChange, MachineIn, SensorChange, SensorIn
+from api.deps import AdminKey, ReadKey, SessionDep, SettingsDep
 from api.machines.routes import MachineRef
-from api.machines.schemas import MachineOut
+from api.machines.schemas import MachineOut, SensorOut
+from api.pagination import Page
 from api.schemas import CONFLICT_RESPONSE, ERROR_RESPONSES
 
 router = APIRouter(prefix="/machines", tags=["machines"], responses=ERROR_RESPONSES)
-sites_router = APIRouter(prefix="/sites", tags=["machines"], responses=ERROR_RESPONSES)
-lines_router = APIRouter(prefix="/lines", tags=["machines"], responses=ERROR_RESPONSES)
-SiteName = Annotated[str, Path(max_length=64)]
+SensorName = Annotated[str, Path(max_length=64)]
 
 
 @router.post(
@@ -51,15 +41,37 @@ def add_sensor(session: SessionDep, _key: AdminKey, machine: MachineRef, body: S
     return service.add_sensor(session, machine, body)
 
 
+@router.get("/{machine:path}/sensors", summary="A machine's sensors, in the order of its readings' values")
+def list_sensors(
+    session: SessionDep, settings: SettingsDep, _key: ReadKey, machine: MachineRef,
+    include_retired: Annotated[bool, Query(description="Also the retired ones.")] = False,
+    cursor: Annotated[str | None, Query(max_length=300, description="next_cursor of the last page.")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Sensors per page (default 100).")] = None,
+) -> Page[SensorOut]:  # fmt: skip
+    return service.list_sensors(
+        session, machine, include_retired=include_retired, cursor=cursor, limit=limit,
+        max_page=settings.api_max_page,
+    )  # fmt: skip
+
+
+@router.get("/{machine:path}/sensors/{sensor}", summary="One sensor of a machine")
+def get_sensor(session: SessionDep, _key: ReadKey, machine: MachineRef, sensor: SensorName) -> SensorOut:
+    return service.get_sensor(session, machine, sensor)
+
+
 @router.patch("/{machine:path}/sensors/{sensor}", summary="Set a sensor's unit and normal range (admin)")
 def change_sensor(
-    session: SessionDep,
-    _key: AdminKey,
-    machine: MachineRef,
-    sensor: Annotated[str, Path(max_length=64)],
-    change: SensorChange,
+    session: SessionDep, _key: AdminKey, machine: MachineRef, sensor: SensorName, change: SensorChange
 ) -> MachineOut:
     return service.change_sensor(session, machine, sensor, change)
+
+
+@router.delete(
+    "/{machine:path}/sensors/{sensor}",
+    summary="Retire a sensor (admin): out of the sensor checks; its readings stay",
+)
+def retire_sensor(session: SessionDep, _key: AdminKey, machine: MachineRef, sensor: SensorName) -> SensorOut:
+    return service.retire_sensor(session, machine, sensor)
 
 
 @router.patch(
@@ -74,39 +86,3 @@ def change_machine(
 @router.delete("/{machine:path}", summary="Retire a machine (admin): no more scoring; history is kept")
 def retire_machine(session: SessionDep, _key: AdminKey, machine: MachineRef) -> MachineOut:
     return service.retire_machine(session, machine)
-
-
-@sites_router.get("", summary="Sites with their time zones and lines")
-def list_sites(session: SessionDep, _key: ReadKey) -> list[SiteOut]:
-    return service.list_sites(session)
-
-
-@sites_router.post("", status_code=201, summary="Create a site (admin)", responses=CONFLICT_RESPONSE)
-def create_site(session: SessionDep, _key: AdminKey, body: SiteIn) -> SiteOut:
-    return service.create_site(session, body)
-
-
-@sites_router.get("/{site}", summary="One site")
-def get_site(session: SessionDep, _key: ReadKey, site: SiteName) -> SiteOut:
-    return service.get_site(session, site)
-
-
-@sites_router.patch("/{site}", summary="Set a site's time zone (admin)")
-def change_site(session: SessionDep, _key: AdminKey, site: SiteName, change: SiteChange) -> SiteOut:
-    return service.change_site(session, site, change)
-
-
-@lines_router.get("", summary="Lines with how many machines each has in service")
-def list_lines(
-    session: SessionDep,
-    _key: ReadKey,
-    site: Annotated[AssetName | None, Query(description="Only this site's lines.")] = None,
-) -> list[LineOut]:
-    return service.list_lines(session, site)
-
-
-@lines_router.post(
-    "", status_code=201, summary="Create a line on a site (admin)", responses=CONFLICT_RESPONSE
-)
-def create_line(session: SessionDep, _key: AdminKey, body: LineIn) -> LineOut:
-    return service.create_line(session, body)

@@ -9,6 +9,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from api.schemas import Timestamp
+
+MesCode = Annotated[
+    str | None, Field(default=None, min_length=1, max_length=128, description="The MES asset code (unique).")
+]
+
 
 class MachineChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -16,9 +22,7 @@ class MachineChange(BaseModel):
     machine_type: str | None = Field(
         default=None, max_length=64, description="Machines sharing a sensor set share a RUL model."
     )
-    external_code: str | None = Field(
-        default=None, min_length=1, max_length=128, description="The MES asset code (unique)."
-    )
+    external_code: MesCode = None
 
 
 class SensorChange(BaseModel):
@@ -38,30 +42,45 @@ class SensorChange(BaseModel):
         return self
 
 
+def _known_zone(timezone: str) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {timezone!r}; give an IANA name such as Europe/Berlin") from None
+
+
 class SiteChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    timezone: str = Field(
+    timezone: str | None = Field(
+        default=None,
         min_length=1,
         max_length=64,
         description="IANA time zone, e.g. Europe/Berlin: nightly trainings run by it.",
     )
+    external_code: MesCode = None
 
     @model_validator(mode="after")
     def _known_zone(self) -> SiteChange:
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {self.timezone!r}; give an IANA name such as Europe/Berlin"
-            ) from None
+        if "timezone" in self.model_fields_set:
+            if self.timezone is None:
+                raise ValueError("timezone may not be null; give an IANA name such as Europe/Berlin")
+            _known_zone(self.timezone)
         return self
+
+
+class LineChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_code: MesCode = None
 
 
 class SiteOut(BaseModel):
     name: str
     timezone: str
-    lines: list[str] = Field(default_factory=list, description="Names of the site's lines.")
+    external_code: str | None = Field(description="The MES code of the site, also accepted as its name.")
+    lines: list[str] = Field(default_factory=list, description="Names of the site's lines in service.")
+    retired_at: Timestamp | None = Field(description="When the site was retired (null: in service).")
 
 
 AssetName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -72,10 +91,11 @@ class SiteIn(BaseModel):
 
     name: AssetName
     timezone: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone.")
+    external_code: MesCode = None
 
     @model_validator(mode="after")
     def _known_zone(self) -> SiteIn:
-        SiteChange(timezone=self.timezone)
+        _known_zone(self.timezone)
         return self
 
 
@@ -84,13 +104,16 @@ class LineIn(BaseModel):
 
     site: AssetName
     name: AssetName
+    external_code: MesCode = None
 
 
 class LineOut(BaseModel):
     site: str
     name: str
     path: str = Field(description="site/line, as the alerts, downtime and quality routes take it.")
+    external_code: str | None = Field(description="The MES code of the line, also accepted as its path.")
     machines: int = Field(description="Machines in service on the line.")
+    retired_at: Timestamp | None = Field(description="When the line was retired (null: in service).")
 
 
 class SensorIn(SensorChange):

@@ -1,28 +1,20 @@
-"""Rules for assets: create, describe and retire sites, lines, machines and sensors. Only the fields
-sent change; an MES code names one machine only; a name is created once (409 after)."""
+"""Rules for machines and their sensors: register, change, retire (sites and lines: hierarchy.py).
+Only the fields sent change; an MES code names one machine only; a name is created once (409 after)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api.assets.schemas import (
-    LineIn,
-    LineOut,
-    MachineChange,
-    MachineIn,
-    SensorChange,
-    SensorIn,
-    SiteChange,
-    SiteIn,
-    SiteOut,
-)
+from api.assets.hierarchy import check_open_for_machines
+from api.assets.schemas import MachineChange, MachineIn, SensorChange, SensorIn
 from api.errors import ApiError, conflict, invalid, not_found
-from api.machines.schemas import MachineOut
+from api.machines.schemas import MachineOut, SensorOut
 from api.machines.service import find_machine, get_machine
+from api.pagination import Page, decode_id_cursor, encode_cursor, page_size
 from db.base import utcnow
 from db.repositories import assets as assets_repo
-from db.tables import Line, Machine, Sensor, Site
+from db.tables import Machine, Sensor
 
 
 def change_machine(session: Session, ref: str, change: MachineChange) -> MachineOut:
@@ -47,10 +39,7 @@ def change_sensor(session: Session, ref: str, sensor_name: str, change: SensorCh
 
 
 def _change_sensor(session: Session, machine: Machine, sensor_name: str, change: SensorChange) -> None:
-    sensor = session.scalar(select(Sensor).where(Sensor.machine_id == machine.id, Sensor.name == sensor_name))
-    if sensor is None:
-        known = ", ".join(s.name for s in machine.sensors) or "none yet"
-        raise not_found(f"machine {machine.path!r} has no sensor {sensor_name!r} (its sensors: {known})")
+    sensor = _find_sensor(session, machine, sensor_name)
     fields = change.model_fields_set
     low = change.normal_min if "normal_min" in fields else sensor.normal_min
     high = change.normal_max if "normal_max" in fields else sensor.normal_max
@@ -61,74 +50,12 @@ def _change_sensor(session: Session, machine: Machine, sensor_name: str, change:
     session.flush()
 
 
-def change_site(session: Session, name: str, change: SiteChange) -> SiteOut:
-    site = session.scalar(select(Site).where(Site.name == name).with_for_update())
-    if site is None:
-        raise not_found(f"no site {name!r}")
-    site.timezone = change.timezone
-    session.flush()
-    return _site_out(site)
-
-
-def _site_out(site: Site) -> SiteOut:
-    return SiteOut(name=site.name, timezone=site.timezone, lines=sorted(line.name for line in site.lines))
-
-
-def list_sites(session: Session) -> list[SiteOut]:
-    sites = session.scalars(select(Site).options(selectinload(Site.lines)).order_by(Site.name)).all()
-    return [_site_out(site) for site in sites]
-
-
-def find_site(session: Session, name: str) -> Site:
-    site = session.scalar(select(Site).where(Site.name == name))
-    if site is None:
-        raise not_found(f"no site {name!r}")
-    return site
-
-
-def get_site(session: Session, name: str) -> SiteOut:
-    return _site_out(find_site(session, name))
-
-
-def create_site(session: Session, body: SiteIn) -> SiteOut:
-    if session.scalar(select(Site.id).where(Site.name == body.name)) is not None:
-        raise conflict(f"site {body.name!r} exists; change it with PATCH /api/v1/sites/{body.name}")
-    site = Site(name=body.name, timezone=body.timezone)
-    session.add(site)
-    session.flush()
-    return SiteOut(name=site.name, timezone=site.timezone, lines=[])
-
-
-def list_lines(session: Session, site: str | None) -> list[LineOut]:
-    in_service = func.count(Machine.id).filter(Machine.retired_at.is_(None))
-    query = (
-        select(Site.name, Line.name, in_service)
-        .join(Line.site)
-        .outerjoin(Machine, Machine.line_id == Line.id)
-        .group_by(Site.name, Line.name)
-        .order_by(Site.name, Line.name)
-    )
-    if site is not None:
-        query = query.where(Site.name == site)
-    return [
-        LineOut(site=s, name=n, path=f"{s}/{n}", machines=count) for s, n, count in session.execute(query)
-    ]
-
-
-def create_line(session: Session, body: LineIn) -> LineOut:
-    site = find_site(session, body.site)
-    if session.scalar(select(Line.id).where(Line.site_id == site.id, Line.name == body.name)) is not None:
-        raise conflict(f"line {body.site}/{body.name} exists")
-    session.add(Line(site_id=site.id, name=body.name))
-    session.flush()
-    return LineOut(site=site.name, name=body.name, path=f"{site.name}/{body.name}", machines=0)
-
-
 def create_machine(session: Session, body: MachineIn) -> MachineOut:
     """Register a machine before it sends anything (its site and line too, when new)."""
     path = assets_repo.machine_path(body.site, body.line, body.name)
     if assets_repo.get_machine_by_path(session, path) is not None:
         raise conflict(f"machine {path!r} exists; change it with PATCH /api/v1/machines/{path}")
+    check_open_for_machines(session, body.site, body.line)
     machine = assets_repo.register_machine(session, body.site, body.line, body.name)
     change_machine(
         session,
@@ -163,3 +90,47 @@ def retire_machine(session: Session, ref: str) -> MachineOut:
         machine.retired_at = utcnow()
         session.flush()
     return get_machine(session, str(machine.id))
+
+
+def _find_sensor(session: Session, machine: Machine, sensor_name: str) -> Sensor:
+    sensor = session.scalar(select(Sensor).where(Sensor.machine_id == machine.id, Sensor.name == sensor_name))
+    if sensor is None:
+        known = ", ".join(s.name for s in machine.sensors) or "none yet"
+        raise not_found(f"machine {machine.path!r} has no sensor {sensor_name!r} (its sensors: {known})")
+    return sensor
+
+
+def list_sensors(
+    session: Session, ref: str, *, include_retired: bool, cursor: str | None, limit: int | None, max_page: int
+) -> Page[SensorOut]:
+    """A machine's sensors in position order (the order of its readings' values)."""
+    machine = find_machine(session, ref)
+    size = page_size(limit, max_page, "sensors")
+    query = (
+        select(Sensor)
+        .where(Sensor.machine_id == machine.id, Sensor.position > decode_id_cursor(cursor))
+        .order_by(Sensor.position)
+        .limit(size + 1)
+    )
+    if not include_retired:
+        query = query.where(Sensor.retired_at.is_(None))
+    sensors = session.scalars(query).all()
+    page = sensors[:size]
+    return Page(
+        items=[SensorOut.model_validate(sensor, from_attributes=True) for sensor in page],
+        next_cursor=encode_cursor(page[-1].position) if len(sensors) > size else None,
+    )
+
+
+def get_sensor(session: Session, ref: str, sensor_name: str) -> SensorOut:
+    sensor = _find_sensor(session, find_machine(session, ref), sensor_name)
+    return SensorOut.model_validate(sensor, from_attributes=True)
+
+
+def retire_sensor(session: Session, ref: str, sensor_name: str) -> SensorOut:
+    """Take a sensor out of service: out of the sensor checks; its readings and position stay."""
+    sensor = _find_sensor(session, find_machine(session, ref), sensor_name)
+    if sensor.retired_at is None:
+        sensor.retired_at = utcnow()
+        session.flush()
+    return SensorOut.model_validate(sensor, from_attributes=True)

@@ -17,9 +17,16 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 AdminKey = Annotated[ApiKey, Depends(require_role("admin"))]
 
 
-@router.get("", summary="Jobs: schedule, next run and last run")
-def list_jobs(session: SessionDep, settings: SettingsDep, _key: ReadKey) -> list[JobOut]:
-    return service.list_jobs(session, settings)
+@router.get("", summary="Jobs: schedule, next run and last run, by name")
+def list_jobs(
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: ReadKey,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page.")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Jobs per page (default 100).")] = None,
+) -> Page[JobOut]:
+    size = page_size(limit, settings.api_max_page, "jobs")
+    return service.list_jobs(session, settings, cursor=cursor, limit=size)
 
 
 @router.get("/runs", summary="Job runs, newest first")

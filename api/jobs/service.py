@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError, not_found
 from api.jobs.schemas import JobOut, JobRequestOut, JobRunOut
-from api.pagination import Page, TimeRange, decode_id_cursor, encode_cursor
+from api.pagination import Page, TimeRange, decode_id_cursor, decode_name_cursor, encode_cursor
 from db.base import utcnow
 from db.repositories import job_runs
 from db.tables import JobRequest
@@ -17,11 +17,14 @@ from services import job_requests
 from services.job_schedule import schedules
 
 
-def list_jobs(session: Session, settings: Settings) -> list[JobOut]:
+def list_jobs(session: Session, settings: Settings, *, cursor: str | None, limit: int) -> Page[JobOut]:
+    """The jobs by name, `limit` at a time, after the job the cursor names."""
     now = utcnow()
+    after = decode_name_cursor(cursor)
     by_name = {schedule.job_name: schedule for schedule in schedules(settings)}
+    names = sorted(name for name in job_requests.JOB_NAMES if after is None or name > after)
     jobs = []
-    for name in job_requests.JOB_NAMES:
+    for name in names[:limit]:
         last = job_runs.list_runs(session, job_name=name, limit=1)
         schedule = by_name.get(name)
         jobs.append(
@@ -33,7 +36,7 @@ def list_jobs(session: Session, settings: Settings) -> list[JobOut]:
                 last_run=JobRunOut.model_validate(last[0]) if last else None,
             )
         )
-    return jobs
+    return Page(items=jobs, next_cursor=encode_cursor(jobs[-1].name) if len(names) > limit else None)
 
 
 def list_runs(

@@ -8,13 +8,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import event
+from sqlalchemy import event, select
 
-from api.deps import AdminKey, ReadKey, SessionDep
+from api.deps import AdminKey, ReadKey, SessionDep, SettingsDep
 from api.errors import not_found
 from api.key_cache import KeyCache
+from api.pagination import Page, TimeRangeDep, decode_id_cursor, encode_cursor, page_size
 from api.schemas import ERROR_RESPONSES
 from db.tables import ApiKey
 from services import api_keys
@@ -63,9 +64,28 @@ def me(key: ReadKey) -> IdentityOut:
     return IdentityOut(id=key.id, name=key.name, role=key.role, created_at=key.created_at)
 
 
-@router.get("/keys", summary="Every API key, revoked ones included (admin)")
-def list_keys(session: SessionDep, _key: AdminKey) -> list[KeyOut]:
-    return [_key_out(key) for key in api_keys.list_keys(session)]
+@router.get("/keys", summary="Every API key, revoked ones included, oldest first (admin)")
+def list_keys(
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: AdminKey,
+    period: TimeRangeDep,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page.")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Keys per page: default 100.")] = None,
+) -> Page[KeyOut]:
+    """`since` / `until` filter on the keys' creation time."""
+    size = page_size(limit, settings.api_max_page, "keys")
+    query = select(ApiKey).where(ApiKey.id > decode_id_cursor(cursor)).order_by(ApiKey.id).limit(size + 1)
+    if period.since is not None:
+        query = query.where(ApiKey.created_at >= period.since)
+    if period.until is not None:
+        query = query.where(ApiKey.created_at < period.until)
+    found = session.scalars(query).all()
+    page = found[:size]
+    return Page[KeyOut](
+        items=[_key_out(key) for key in page],
+        next_cursor=encode_cursor(page[-1].id) if len(found) > size else None,
+    )
 
 
 @router.post("/keys", status_code=201, summary="Issue an API key; its plaintext is shown only here (admin)")

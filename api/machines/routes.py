@@ -6,9 +6,10 @@ routes with a suffix (`/readings`) come before the bare `/machines/{machine:path
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import ReadKey, SessionDep, SettingsDep
 from api.machines import service
@@ -46,13 +47,50 @@ def list_machines(
     return Response(page, media_type=JSON)
 
 
+READINGS_DESCRIPTION = """Points are oldest first, at most `limit` of them. When `limit` cut the series
+(more points follow in the window), the answer says so in its headers, its body unchanged:
+`X-Truncated: true`, and `Link: <URL>; rel="next"`, where URL is this same request with `start` just
+after the last point returned (1 µs after a reading; the start of the next bucket for buckets), `end`
+the end this answer used (so that a default `end`, now, does not move) and `bucket` the bucketing it
+used (`auto` resolved: the rest comes in the same kind of points). Follow `rel="next"` until an answer
+has no `Link` to get the whole window, each point exactly once. An answer that holds every point of the
+window has neither header."""
+
+_NEXT_HEADERS = {
+    "Link": {
+        "description": '`<URL>; rel="next"`: the rest of the window, when `limit` cut this answer.',
+        "schema": {"type": "string"},
+    },
+    "X-Truncated": {
+        "description": "`true` when `limit` cut this answer (more points follow); absent otherwise.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+
+
+def _rfc3339(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def _next_headers(request: Request, more: service.NextPoints | None) -> dict[str, str]:
+    """`Link: rel="next"` and `X-Truncated` of a series cut at its limit; none for a whole one."""
+    if more is None:
+        return {}
+    url = request.url.include_query_params(
+        start=_rfc3339(more.start), end=_rfc3339(more.end), bucket=more.bucket
+    )
+    return {"Link": f'<{url}>; rel="next"', "X-Truncated": "true"}
+
+
 @router.get(
     "/{machine:path}/readings",
     summary="One sensor's readings of a machine",
+    description=READINGS_DESCRIPTION,
     response_model=SeriesOut | BucketedSeriesOut,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "headers": _NEXT_HEADERS}},
 )
 def get_readings(
+    request: Request,
     session: SessionDep,
     _key: ReadKey,
     series_cache: SeriesCacheDep,
@@ -60,7 +98,14 @@ def get_readings(
     sensor: Annotated[NameText, Query(description="Sensor name (see the machine's sensors).")],
     start: Annotated[Timestamp | None, Query(description="RFC 3339; default end - 24 h.")] = None,
     end: Annotated[Timestamp | None, Query(description="RFC 3339, exclusive; default now.")] = None,
-    limit: Annotated[int, Query(ge=1, le=100_000, description="At most this many points.")] = 10_000,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=100_000,
+            description='At most this many points; when more follow, see `Link: rel="next"`.',
+        ),
+    ] = 10_000,
     bucket: Annotated[
         Literal["raw", "1m", "1h", "auto"],
         Query(
@@ -74,33 +119,36 @@ def get_readings(
     ] = "json",
 ) -> Response:
     if format == "json":
-        return Response(
-            service.sensor_series_json(
-                session,
-                machine,
-                sensor=sensor,
-                start=start,
-                end=end,
-                limit=limit,
-                bucket=bucket,
-                cache=series_cache,
-            ),
-            media_type="application/json",
+        body, more = service.sensor_series_json(
+            session,
+            machine,
+            sensor=sensor,
+            start=start,
+            end=end,
+            limit=limit,
+            bucket=bucket,
+            cache=series_cache,
         )
-    series = service.sensor_series(
+        return Response(body, media_type="application/json", headers=_next_headers(request, more))
+    series, more = service.sensor_series_page(
         session, machine, sensor=sensor, start=start, end=end, limit=limit, bucket=bucket
     )
     filename = f"{series.machine.replace('/', '_')}_{series.sensor}.csv"
     return Response(
         series_csv(series),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            **_next_headers(request, more),
+        },
     )
 
 
 @router.get("/{machine:path}/health", summary="A machine's latest health and RUL prediction")
-def get_health(session: SessionDep, _key: ReadKey, machine: MachineRef) -> MachineHealthOut:
-    return predictions_service.machine_health(session, machine)
+def get_health(
+    session: SessionDep, settings: SettingsDep, _key: ReadKey, machine: MachineRef
+) -> MachineHealthOut:
+    return predictions_service.machine_health(session, settings, machine)
 
 
 @router.get("/{machine:path}/predictions", summary="A machine's predictions over time, newest first")
@@ -113,7 +161,9 @@ def get_predictions(
     cursor: Annotated[str | None, Query(max_length=300, description="next_cursor of the last page.")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Predictions per page: default 100.")] = None,
 ) -> Page[MachineHealthOut]:
-    return predictions_service.machine_history(session, machine, period, cursor, limit, settings.api_max_page)
+    return predictions_service.machine_history(
+        session, settings, machine, period, cursor, limit, settings.api_max_page
+    )
 
 
 @router.get("/{machine:path}", summary="One machine")

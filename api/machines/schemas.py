@@ -16,6 +16,9 @@ class SensorOut(BaseModel):
     unit: str | None
     normal_min: float | None
     normal_max: float | None
+    retired_at: Timestamp | None = Field(
+        default=None, description="When the sensor was retired (null: in service); its readings stay."
+    )
 
 
 class LatestReading(BaseModel):

@@ -27,6 +27,7 @@ from db.tables import Machine
 DEFAULT_WINDOW = timedelta(hours=24)
 AUTO_RAW_UP_TO = timedelta(hours=6)
 AUTO_1M_UP_TO = timedelta(days=3)
+RESOLUTION = timedelta(microseconds=1)  # of PostgreSQL's timestamps
 
 
 def auto_bucket(start: datetime, end: datetime) -> str:
@@ -54,10 +55,11 @@ def _machine_out(row: MachineRow) -> dict[str, Any]:
     """A machine as MachineOut's fields, in its order, from its listing row."""
     names, positions = row.sensor_names or [], row.sensor_positions or []
     sensors = [
-        {"name": name, "position": position, "unit": unit, "normal_min": low, "normal_max": high}
-        for name, position, unit, low, high in zip(
+        {"name": name, "position": position, "unit": unit, "normal_min": low, "normal_max": high,
+         "retired_at": _utc(retired)}
+        for name, position, unit, low, high, retired in zip(
             names, positions, row.sensor_units or [], row.sensor_mins or [], row.sensor_maxs or [],
-            strict=True,
+            row.sensor_retired or [], strict=True,
         )
     ]  # fmt: skip
     latest = None
@@ -139,6 +141,16 @@ def _series_asked(
     )  # fmt: skip
 
 
+class NextPoints(NamedTuple):
+    """Where the rest of a series cut at its limit starts (just after its last reading, or the bucket
+    after its last bucket), with the end and bucket that answer resolved: what the `Link: rel="next"`
+    of the readings route asks for."""
+
+    start: datetime
+    end: datetime
+    bucket: str  # raw, 1m or 1h, never auto: the rest of a series is in the same points
+
+
 def sensor_series(
     session: Session,
     ref: str,
@@ -151,18 +163,44 @@ def sensor_series(
 ) -> SeriesOut | BucketedSeriesOut:
     """One sensor's points in [start, end), oldest first (end: now; start: end - 24 h), every reading
     or in buckets (see `rollups_repo.bucketed_series`)."""
+    series, _ = sensor_series_page(
+        session, ref, sensor=sensor, start=start, end=end, limit=limit, bucket=bucket
+    )
+    return series
+
+
+def sensor_series_page(
+    session: Session,
+    ref: str,
+    *,
+    sensor: str,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    bucket: str = "raw",
+) -> tuple[SeriesOut | BucketedSeriesOut, NextPoints | None]:
+    """`sensor_series`, and where the rest starts when `limit` cut it (None: nothing follows)."""
     asked = _series_asked(session, ref, sensor, start, end, bucket)
     if asked.bucket == "raw":
         return _raw_series(session, asked, limit)
+    # One bucket more than asked for tells whether the limit cut the series.
     buckets = rollups_repo.bucketed_series(
-        session, asked.machine_id, asked.position, asked.start, asked.end, asked.bucket, limit
+        session, asked.machine_id, asked.position, asked.start, asked.end, asked.bucket, limit + 1
     )
+    more = None
+    if len(buckets) > limit:
+        buckets = buckets[:limit]
+        more = _next(asked, buckets[-1].ts + rollups_repo.WIDTHS[asked.bucket][0])
     points = [{"ts": b.ts, "value": b.avg, "min": b.min, "max": b.max, "n": b.n} for b in buckets]
     # Validated in one call (in Rust): a model per point would cost more than the query.
-    return BucketedSeriesOut.model_validate(
+    series = BucketedSeriesOut.model_validate(
         {"machine": asked.machine, "sensor": asked.sensor, "unit": asked.unit, "bucket": asked.bucket,
          "points": points}
     )  # fmt: skip
+    return series, more
+
+
+_POINT_START = '{"ts":"'  # how each point of the JSON of buckets begins (and nothing else in it)
 
 
 def sensor_series_json(
@@ -175,34 +213,53 @@ def sensor_series_json(
     limit: int,
     bucket: str = "raw",
     cache: SeriesCache | None = None,
-) -> bytes:
-    """`sensor_series` as the API's JSON; buckets are written by PostgreSQL
+) -> tuple[bytes, NextPoints | None]:
+    """`sensor_series_page` as the API's JSON; buckets are written by PostgreSQL
     (`rollups_repo.bucketed_series_json`, ten times cheaper than fetching and writing them here), their
     sealed stretches kept in `cache` when there is one."""
     asked = _series_asked(session, ref, sensor, start, end, bucket)
     if asked.bucket == "raw":
-        return _raw_series(session, asked, limit).model_dump_json().encode()
+        series, more = _raw_series(session, asked, limit)
+        return series.model_dump_json().encode(), more
     width = rollups_repo.WIDTHS[asked.bucket][0]
     first, stop = floor_to(asked.start, width), ceil_to(asked.end, width)
+    more = None
     if cache is not None and (stop - first) // width <= limit:  # the limit cannot cut the series
         points = cache.points_json(
             session, asked.machine_id, asked.position, first, stop, asked.bucket, asked.rollups
         )
     else:
+        # One bucket more than asked for tells whether the limit cut the series; without it, the
+        # array is what `limit` buckets would have written, byte for byte.
         points = rollups_repo.bucketed_series_json(
-            session, asked.machine_id, asked.position, first, stop, asked.bucket, limit
+            session, asked.machine_id, asked.position, first, stop, asked.bucket, limit + 1
         )
+        if points.count(_POINT_START) > limit:
+            points = points[: points.rindex("," + _POINT_START)] + "]"
+            at = points.rindex(_POINT_START) + len(_POINT_START)
+            last = datetime.fromisoformat(points[at : points.index('"', at)])
+            more = _next(asked, last + width)
     # BucketedSeriesOut's fields, in its order, then the points as they came.
     fields = {"machine": asked.machine, "sensor": asked.sensor, "unit": asked.unit, "bucket": asked.bucket}
     head = to_json(fields)
-    return b"".join((head[:-1], b',"points":', points.encode(), b"}"))
+    return b"".join((head[:-1], b',"points":', points.encode(), b"}")), more
 
 
-def _raw_series(session: Session, asked: _SeriesAsked, limit: int) -> SeriesOut:
+def _next(asked: _SeriesAsked, start: datetime) -> NextPoints:
+    return NextPoints(start.astimezone(UTC), asked.end.astimezone(UTC), asked.bucket)
+
+
+def _raw_series(session: Session, asked: _SeriesAsked, limit: int) -> tuple[SeriesOut, NextPoints | None]:
+    # One reading more than asked for tells whether the limit cut the series.
     rows = readings_repo.sensor_series(
-        session, asked.machine_id, asked.position, asked.start, asked.end, limit
+        session, asked.machine_id, asked.position, asked.start, asked.end, limit + 1
     )
-    return SeriesOut.model_validate(
+    more = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        more = _next(asked, rows[-1][0] + RESOLUTION)  # readings' times are whole microseconds
+    series = SeriesOut.model_validate(
         {"machine": asked.machine, "sensor": asked.sensor, "unit": asked.unit,
          "points": [{"ts": ts, "value": value} for ts, value in rows]}
     )  # fmt: skip
+    return series, more

@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api.deps import ReadKey, SessionDep, require_role
+from api.deps import ReadKey, SessionDep, SettingsDep, require_role
 from api.errors import ApiError
 from api.jobs.schemas import JobRequestOut
 from api.jobs.service import request_run
 from api.models.schemas import ModelVersionOut, RetrainIn, RollbackIn
-from api.pagination import TimeRangeDep
+from api.pagination import Page, TimeRangeDep, decode_time_id_cursor, encode_cursor, page_size
 from api.schemas import CONFLICT_RESPONSE, ERROR_RESPONSES
+from db.repositories import models as models_repo
 from db.tables import ApiKey
 from services import model_registry
 
@@ -24,14 +25,26 @@ AdminKey = Annotated[ApiKey, Depends(require_role("admin"))]
 @router.get("", summary="Model versions with their metrics, newest first")
 def list_versions(
     session: SessionDep,
+    settings: SettingsDep,
     _key: ReadKey,
     period: TimeRangeDep,
     kind: Annotated[Literal["rul", "qc", "health"] | None, Query()] = None,
     scope: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[ModelVersionOut]:
-    rows = model_registry.list_versions(session, kind, scope, limit, period.since, period.until)
-    return [ModelVersionOut.model_validate(row) for row in rows]
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page.")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="Versions per page (default 100).")] = None,
+) -> Page[ModelVersionOut]:
+    """`since` / `until` filter on the versions' creation time."""
+    size = page_size(limit, settings.api_max_page, "versions")
+    rows = models_repo.list_versions(
+        session, kind, scope, size + 1, period.since, period.until, before=decode_time_id_cursor(cursor)
+    )
+    page = rows[:size]
+    next_cursor = None
+    if len(rows) > size:
+        next_cursor = encode_cursor(page[-1].created_at.isoformat(), page[-1].id)
+    return Page[ModelVersionOut](
+        items=[ModelVersionOut.model_validate(row) for row in page], next_cursor=next_cursor
+    )
 
 
 @router.post(

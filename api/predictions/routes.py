@@ -39,7 +39,13 @@ def fleet_health(
     return answer.json(
         session,
         lambda: service.fleet_health(
-            session, site=site, line=line, cursor=cursor, limit=limit, max_page=settings.api_max_page
+            session,
+            settings,
+            site=site,
+            line=line,
+            cursor=cursor,
+            limit=limit,
+            max_page=settings.api_max_page,
         ),
     )
 

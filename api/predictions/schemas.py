@@ -38,6 +38,11 @@ class MachineHealthOut(BaseModel):
         description="ok: RUL from a complete window; degraded: gaps filled, or a health score without RUL; "
         "withheld: nothing could be said (see reasons); pending: not scored yet."
     )
+    severity: Literal["critical", "warning", "ok"] | None = Field(
+        description="This prediction as the rul_low and failure_probability_high rules in effect for the "
+        "machine rate it (its own, its line's or the plant's overrides, else the defaults; the worse of "
+        "the two, without hysteresis); null when pending, withheld or without either figure."
+    )
     made_at: datetime | None = Field(description="When the scoring job made this prediction.")
     rul: float | None = Field(description="Remaining useful life, in cycles (readings, or resampled steps).")
     rul_low: float | None = Field(description="Lower end of the prediction interval.")

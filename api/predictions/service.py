@@ -23,6 +23,8 @@ from db.repositories import assets as assets_repo
 from db.repositories import predictions as predictions_repo
 from db.tables import Machine, Prediction
 from models.prediction import InvalidWindowError
+from plantwatch.settings import Settings
+from services import alert_rules
 from services.predictors import ModelUnavailableError, champion_rul, rul_version
 
 DEFAULT_TYPE = "default"
@@ -36,24 +38,41 @@ class _MachineLike(Protocol):
     def path(self) -> str: ...
     @property
     def machine_type(self) -> str | None: ...
+    @property
+    def line_id(self) -> int: ...
 
 
-def _health(machine: _MachineLike, row: Any | None) -> dict[str, Any]:
+class _Rating:
+    """Rates predictions by the prediction rules in effect for each machine (overrides read once)."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.rows = alert_rules.prediction_rule_rows(session)
+        self.settings = settings
+
+    def __call__(self, machine: _MachineLike, row: Any | None) -> str | None:
+        if row is None or row.status in ("pending", "withheld"):
+            return None
+        return alert_rules.prediction_severity(
+            self.rows, machine.id, machine.line_id, row.rul, row.failure_probability, self.settings
+        )
+
+
+def _health(machine: _MachineLike, row: Any | None, severity: str | None) -> dict[str, Any]:
     """The fields of MachineHealthOut from a machine and its prediction (a Prediction, or a row of
     predictions_repo.HEALTH_COLUMNS), left for pydantic to validate."""
     if row is None:
         return {
             "machine_id": machine.id, "machine": machine.path, "machine_type": machine.machine_type,
-            "status": "pending", "made_at": None, "rul": None, "rul_low": None, "rul_high": None,
-            "interval_coverage": None, "failure_probability": None, "horizon": None, "health_score": None,
-            "reasons": [NOT_SCORED], "top_sensors": [], "health_sensors": [], "rul_model": None,
-            "health_model": None,
+            "status": "pending", "severity": None, "made_at": None, "rul": None, "rul_low": None,
+            "rul_high": None, "interval_coverage": None, "failure_probability": None, "horizon": None,
+            "health_score": None, "reasons": [NOT_SCORED], "top_sensors": [], "health_sensors": [],
+            "rul_model": None, "health_model": None,
         }  # fmt: skip
     detail: dict[str, Any] = row.detail or {}
     return {
         "machine_id": machine.id, "machine": machine.path, "machine_type": machine.machine_type,
-        "status": row.status, "made_at": row.made_at, "rul": row.rul, "rul_low": row.rul_low,
-        "rul_high": row.rul_high, "interval_coverage": detail.get("coverage"),
+        "status": row.status, "severity": severity, "made_at": row.made_at, "rul": row.rul,
+        "rul_low": row.rul_low, "rul_high": row.rul_high, "interval_coverage": detail.get("coverage"),
         "failure_probability": row.failure_probability, "horizon": detail.get("horizon"),
         "health_score": row.health_score, "reasons": detail.get("reasons", []),
         "top_sensors": detail.get("top_sensors", []), "health_sensors": detail.get("health_sensors", []),
@@ -61,19 +80,20 @@ def _health(machine: _MachineLike, row: Any | None) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _health_out(machine: Machine, row: Prediction | None) -> MachineHealthOut:
-    return MachineHealthOut.model_validate(_health(machine, row))
+def _health_out(machine: Machine, row: Prediction | None, rating: _Rating) -> MachineHealthOut:
+    return MachineHealthOut.model_validate(_health(machine, row, rating(machine, row)))
 
 
-def machine_health(session: Session, ref: str) -> MachineHealthOut:
+def machine_health(session: Session, settings: Settings, ref: str) -> MachineHealthOut:
     machine = find_machine(session, ref)
     latest = predictions_repo.latest_for_machines(session, [machine.id])
-    return _health_out(machine, latest.get(machine.id))
+    return _health_out(machine, latest.get(machine.id), _Rating(session, settings))
 
 
 def machine_history(
-    session: Session, ref: str, period: TimeRange, cursor: str | None, limit: int | None, max_page: int
-) -> Page[MachineHealthOut]:
+    session: Session, settings: Settings, ref: str, period: TimeRange, cursor: str | None, limit: int | None,
+    max_page: int,
+) -> Page[MachineHealthOut]:  # fmt: skip
     """The machine's predictions over time, newest first (what GET …/health said at each run)."""
     machine = find_machine(session, ref)
     size = page_size(limit, max_page, "predictions")
@@ -87,14 +107,16 @@ def machine_history(
     )
     page = rows[:size]
     last = page[-1] if len(rows) > size else None
+    rating = _Rating(session, settings)
     return Page[MachineHealthOut](
-        items=[_health_out(machine, row) for row in page],
+        items=[_health_out(machine, row, rating) for row in page],
         next_cursor=encode_cursor(last.made_at.isoformat(), last.id) if last is not None else None,
     )
 
 
 def fleet_health(
     session: Session,
+    settings: Settings,
     *,
     site: str | None,
     line: str | None,
@@ -108,10 +130,11 @@ def fleet_health(
     )
     page = machines[:limit]
     latest = predictions_repo.latest_health(session, [m.id for m in page])
+    rate = _Rating(session, settings)
     # One validation (in Rust) of the whole page: far cheaper than a model per machine.
     return Page[MachineHealthOut].model_validate(
         {
-            "items": [_health(machine, latest.get(machine.id)) for machine in page],
+            "items": [_health(m, latest.get(m.id), rate(m, latest.get(m.id))) for m in page],
             "next_cursor": encode_cursor(page[-1].id) if len(machines) > limit else None,
         }
     )

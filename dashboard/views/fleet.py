@@ -87,7 +87,6 @@ def _tables(
 ) -> None:
     """One line: its machines with their sensors' latest values. Many: one table of all their machines,
     most urgent first (one widget, not one per line: 1,000 machines stay fast and sort as one)."""
-    limits = health_session.thresholds()
     per_machine = None if alerts is None else open_alerts_by_machine(alerts)
     on_lines = line_alert_counts(alerts or [])
     lines = group_by_line(machines)
@@ -97,11 +96,11 @@ def _tables(
     if len(lines) == 1:
         (((site, line), members),) = lines.items()
         st.subheader(f"Line {line} · site {site}")
-        table = health_table(members, health, per_machine, limits, now, stale_after_s)  # by name
+        table = health_table(members, health, per_machine, now, stale_after_s)  # by name
     else:
         st.subheader(f"{len(machines)} machines on {len(lines)} lines, most urgent first")
         st.caption("Choose a line above to see the latest value of each of its sensors.")
-        table = fleet_table(machines, health, per_machine, limits, now, stale_after_s)
+        table = fleet_table(machines, health, per_machine, now, stale_after_s)
     st.dataframe(
         table,  # no Styler: its fixed cost per table (~25 ms) adds up
         hide_index=True,
@@ -128,8 +127,9 @@ def _legend(limits: Thresholds) -> str:
     return (
         f"{BAND_LABELS['critical']}: RUL ≤ {limits.rul_critical:g} or P(failure) ≥ "
         f"{limits.probability_critical:.0%} · {BAND_LABELS['warning']}: RUL ≤ {limits.rul_warning:g} or "
-        f"P(failure) ≥ {limits.probability_warning:.0%} · {BAND_LABELS['none']}: not scored yet or "
-        "withheld (the why column says why)."
+        f"P(failure) ≥ {limits.probability_warning:.0%} by default; a line or machine may have thresholds "
+        f"of its own (GET /api/v1/alert-rules) · {BAND_LABELS['none']}: not scored yet or withheld (the "
+        "why column says why)."
     )
 
 
@@ -138,7 +138,7 @@ def _counts(
 ) -> None:
     stale_after_s = float(session.settings().silent_after_s)
     total, _reporting, silent = fleet_counts(shown, now, stale_after_s)
-    bands = band_counts(shown, health, health_session.thresholds())
+    bands = band_counts(shown, health)
     paths = {m.path for m in shown}
     counts = st.columns(7)
     counts[0].metric("Machines", total)

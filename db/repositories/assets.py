@@ -134,11 +134,11 @@ def register_sensors(session: Session, machine_id: int, names: Iterable[str]) ->
 
 def machine_refs(
     session: Session, *, site: str | None, line: str | None, after_id: int, limit: int
-) -> Sequence[Row[int, str, str | None]]:
-    """(id, path, machine_type) of active machines by id after `after_id`: a page of machines for
-    lists that need no more of them, read without building ORM objects."""
+) -> Sequence[Row[int, str, str | None, int]]:
+    """(id, path, machine_type, line_id) of active machines by id after `after_id`: a page of machines
+    for lists that need no more of them, read without building ORM objects."""
     query = (
-        select(Machine.id, Machine.path, Machine.machine_type)
+        select(Machine.id, Machine.path, Machine.machine_type, Machine.line_id)
         .join(Line, Line.id == Machine.line_id)
         .join(Site, Site.id == Line.site_id)
         .where(Machine.id > after_id, Machine.retired_at.is_(None))

@@ -32,6 +32,7 @@ class MachineRow(NamedTuple):
     sensor_units: list[str | None] | None
     sensor_mins: list[float | None] | None
     sensor_maxs: list[float | None] | None
+    sensor_retired: list[datetime | None] | None
     latest_ts: datetime | None  # the newest reading (None: none yet)
     latest_values: list[float | None] | None
 
@@ -40,14 +41,14 @@ _LISTING = text(
     """
 SELECT m.id, m.path, s.name, l.name, m.name, m.machine_type, m.external_code, m.last_seen_at,
        m.last_seq, m.seq_gaps, m.retired_at,
-       sn.names, sn.positions, sn.units, sn.mins, sn.maxs, r.ts, r."values"
+       sn.names, sn.positions, sn.units, sn.mins, sn.maxs, sn.retired, r.ts, r."values"
 FROM machines m
 JOIN lines l ON l.id = m.line_id
 JOIN sites s ON s.id = l.site_id
 LEFT JOIN LATERAL (
     SELECT array_agg(name ORDER BY position) AS names, array_agg(position ORDER BY position) AS positions,
            array_agg(unit ORDER BY position) AS units, array_agg(normal_min ORDER BY position) AS mins,
-           array_agg(normal_max ORDER BY position) AS maxs
+           array_agg(normal_max ORDER BY position) AS maxs, array_agg(retired_at ORDER BY position) AS retired
     FROM sensors WHERE machine_id = m.id
 ) sn ON true
 LEFT JOIN LATERAL (

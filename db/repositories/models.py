@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, select, text, tuple_
 from sqlalchemy.orm import Session, defer
 
 from db.tables import ModelVersion
@@ -73,9 +73,14 @@ def list_versions(
     limit: int = 100,
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
+    before: tuple[datetime, int] | None = None,
 ) -> Sequence[ModelVersion]:
-    """Versions newest first (created in [since, until) when given)."""
+    """Versions newest first, by (created_at, id) (created in [since, until) when given); `before`:
+    the (created_at, id) keyset cursor, only versions after it in that order."""
     query = select(ModelVersion)
+    if before is not None:
+        query = query.where(tuple_(ModelVersion.created_at, ModelVersion.id) < tuple_(*before))
     if since is not None:
         query = query.where(ModelVersion.created_at >= since)
     if until is not None:

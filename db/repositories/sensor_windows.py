@@ -58,11 +58,11 @@ def sensor_windows(
 
 
 def sensors_of_active_machines(session: Session) -> dict[int, list[SensorRange]]:
-    """machine id → its sensors (with their normal ranges, where set), for machines not retired."""
+    """machine id → its sensors in service (with their normal ranges, where set), for machines in service."""
     rows = session.execute(
         select(Sensor.machine_id, Sensor.name, Sensor.position, Sensor.normal_min, Sensor.normal_max)
         .join(Machine, Machine.id == Sensor.machine_id)
-        .where(Machine.retired_at.is_(None))
+        .where(Machine.retired_at.is_(None), Sensor.retired_at.is_(None))
         .order_by(Sensor.machine_id, Sensor.position)
     )
     found: dict[int, list[SensorRange]] = {}

@@ -87,8 +87,9 @@ class AuditEntry(Base):
 class DataVersion(Base):
     """A number that changes with every committed write to the data behind the API's cached answers.
 
-    `fleet`: sites, lines, machines (not their ingest state), predictions, alerts, models; kept by
-    database triggers (migration 0008), so every writer counts: jobs, ingest, the CLI, the API.
+    `fleet`: sites, lines, machines (not their ingest state), predictions, alerts, models and alert
+    rules; kept by database triggers (migrations 0008, 0009), so every writer counts: jobs, ingest, the
+    CLI, the API.
     `rollups`: the sealed buckets of `readings_1m` / `readings_1h`; kept by the code that rewrites or
     deletes them (db.rollups.bump_version: backfills, retention), so a change made by hand in SQL needs a
     bump of its own, or a restart of the API.

@@ -10,7 +10,7 @@ from tests.api.conftest import Fleet, auth
 def _rule(client: TestClient, key: str, name: str) -> dict:
     response = client.get("/api/v1/alert-rules", headers=auth(key))
     assert response.status_code == 200, response.text
-    return {r["rule"]: r for r in response.json()}[name]
+    return {r["rule"]: r for r in response.json()["items"]}[name]
 
 
 def test_catalogue_shows_the_defaults_from_the_settings(client: TestClient, keys: dict[str, str]) -> None:

@@ -93,3 +93,27 @@ def test_nothing_is_kept_when_turned_off(
         assert _rul(client, keys["viewer"], "s1/l1/m1") == 80.0
         _sneak(session_factory, "UPDATE predictions SET rul = 70")
         assert _rul(client, keys["viewer"], "s1/l1/m1") == 70.0
+
+
+def test_health_rates_each_machine_by_its_lines_thresholds_and_follows_a_change_at_once(
+    client: TestClient, keys: dict[str, str], fleet: Fleet, session_factory: sessionmaker[Session]
+) -> None:
+    with transaction(session_factory) as session:
+        for path in ("s1/l1/m1", "s1/l2/m4"):
+            session.add(Prediction(machine_id=fleet.ids[path], status="ok", rul=100.0, made_at=T))
+
+    def severities() -> dict[str, str | None]:
+        items = _get(client, keys["viewer"], "/api/v1/health", site="s1")["items"]
+        return {
+            item["machine"]: item["severity"] for item in items if item["machine"] in ("s1/l1/m1", "s1/l2/m4")
+        }
+
+    assert severities() == {"s1/l1/m1": "ok", "s1/l2/m4": "ok"}  # the defaults: warning at 50
+    override = {"line": "s1/l1", "warning": 150, "critical": 60}
+    assert (
+        client.put("/api/v1/alert-rules/rul_low", json=override, headers=auth(keys["admin"])).status_code
+        == 200
+    )
+    assert severities() == {"s1/l1/m1": "warning", "s1/l2/m4": "ok"}, "a kept answer hid the new threshold"
+    health = _get(client, keys["viewer"], "/api/v1/machines/s1/l1/m1/health")
+    assert health["severity"] == "warning"

@@ -64,7 +64,10 @@ def test_admin_sets_a_sites_time_zone(client: TestClient, keys: dict[str, str], 
     admin = auth(keys["admin"])
     response = client.patch("/api/v1/sites/s1", json={"timezone": "Europe/Berlin"}, headers=admin)
     assert response.status_code == 200, response.text
-    assert response.json() == {"name": "s1", "timezone": "Europe/Berlin", "lines": ["l1", "l2"]}
+    assert response.json() == {
+        "name": "s1", "timezone": "Europe/Berlin", "external_code": None, "lines": ["l1", "l2"],
+        "retired_at": None,
+    }  # fmt: skip
     for body, status in [({"timezone": "Mars/Olympus"}, 422), ({"timezone": ""}, 422), ({"tz": "UTC"}, 422)]:
         bad = client.patch("/api/v1/sites/s1", json=body, headers=admin)
         assert bad.status_code == status and set(bad.json()) == {"error", "detail"}, bad.text

@@ -15,7 +15,9 @@ def test_admin_creates_a_site_a_line_and_a_machine_with_sensors(
     assert site.status_code == 201 and site.json() == {
         "name": "berlin",
         "timezone": "Europe/Berlin",
+        "external_code": None,
         "lines": [],
+        "retired_at": None,
     }
     assert client.post("/api/v1/sites", json={"name": "berlin"}, headers=admin).status_code == 409
     line = client.post("/api/v1/lines", json={"site": "berlin", "name": "press"}, headers=admin)
@@ -61,9 +63,9 @@ def test_admin_creates_a_site_a_line_and_a_machine_with_sensors(
     again = client.post("/api/v1/machines/berlin/press/p1/sensors", json={"name": "flow"}, headers=admin)
     assert again.status_code == 409
 
-    sites = client.get("/api/v1/sites", headers=auth(keys["viewer"])).json()
+    sites = client.get("/api/v1/sites", headers=auth(keys["viewer"])).json()["items"]
     assert {s["name"]: s["lines"] for s in sites} == {"berlin": ["press"], "s1": ["l1", "l2"], "s2": ["l1"]}
-    lines = client.get("/api/v1/lines", params={"site": "s1"}, headers=auth(keys["viewer"])).json()
+    lines = client.get("/api/v1/lines", params={"site": "s1"}, headers=auth(keys["viewer"])).json()["items"]
     assert [(ln["path"], ln["machines"]) for ln in lines] == [("s1/l1", 3), ("s1/l2", 1)]
     assert (
         client.get("/api/v1/sites/berlin", headers=auth(keys["viewer"])).json()["timezone"] == "Europe/Berlin"

@@ -27,7 +27,9 @@ def test_admin_requests_a_job_and_the_scheduler_runs_it(
     assert after["run"]["status"] == "succeeded" and after["run"]["trigger"] == "request"
     runs = client.get("/api/v1/jobs/runs?job=partition_upkeep", headers=auth(keys["viewer"])).json()
     assert [run["id"] for run in runs["items"]] == [after["run"]["id"]]
-    jobs = {job["name"]: job for job in client.get("/api/v1/jobs", headers=auth(keys["viewer"])).json()}
+    jobs = {
+        job["name"]: job for job in client.get("/api/v1/jobs", headers=auth(keys["viewer"])).json()["items"]
+    }
     assert jobs["partition_upkeep"]["last_run"]["id"] == after["run"]["id"]
     assert jobs["silent_machines"]["last_run"] is None
     # Schedules: the next firing on each job's grid; jobs run on request only have none.

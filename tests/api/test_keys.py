@@ -15,7 +15,7 @@ def test_admin_issues_lists_and_revokes_keys(client: TestClient, keys: dict[str,
     assert new["key"].startswith(f"pw_{new['prefix']}_") and new["revoked_at"] is None
     assert client.get("/api/v1/me", headers=auth(new["key"])).json()["role"] == "mes"
 
-    listed = client.get("/api/v1/keys", headers=admin).json()
+    listed = client.get("/api/v1/keys", headers=admin).json()["items"]
     assert [k["name"] for k in listed] == ["viewer-key", "engineer-key", "mes-key", "admin-key", "mes-line-3"]
     assert all("key" not in k for k in listed)  # never shown again
 

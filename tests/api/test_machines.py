@@ -25,9 +25,11 @@ def test_list_machines_shows_sensors_and_latest_reading(
     assert m1["id"] == fleet.ids["s1/l1/m1"]
     assert (m1["site"], m1["line"], m1["name"], m1["external_code"]) == ("s1", "l1", "m1", "MES-0001")
     assert m1["sensors"] == [
-        {"name": "temperature", "position": 1, "unit": "degC", "normal_min": 20.0, "normal_max": 80.0},
-        {"name": "vibration", "position": 2, "unit": None, "normal_min": None, "normal_max": None},
-    ]
+        {"name": "temperature", "position": 1, "unit": "degC", "normal_min": 20.0, "normal_max": 80.0,
+         "retired_at": None},
+        {"name": "vibration", "position": 2, "unit": None, "normal_min": None, "normal_max": None,
+         "retired_at": None},
+    ]  # fmt: skip
     # The newest reading is minute 59: vibration is absent (odd minute), so null.
     assert m1["latest"] == {"ts": "2024-05-01T08:59:00Z", "values": {"temperature": 59.0, "vibration": None}}
     assert body["items"][1]["latest"] is None

@@ -28,7 +28,7 @@ def test_list_promote_and_rollback(
     client: TestClient, keys: dict[str, str], session_factory: sessionmaker[Session]
 ) -> None:
     first, second, worse = _versions(session_factory, [20.0, 15.0, 30.0])
-    listed = client.get("/api/v1/models?kind=rul&scope=press", headers=auth(keys["viewer"])).json()
+    listed = client.get("/api/v1/models?kind=rul&scope=press", headers=auth(keys["viewer"])).json()["items"]
     status = {v["id"]: v["status"] for v in listed}
     assert status == {first: "retired", second: "champion", worse: "candidate"}
     assert next(v for v in listed if v["id"] == worse)["metrics"] == {"rmse": 30.0}
@@ -37,7 +37,7 @@ def test_list_promote_and_rollback(
     assert promoted.status_code == 200 and promoted.json()["status"] == "champion"
     back = client.post("/api/v1/models/rollback", headers=auth(keys["admin"]), json={"scope": "press"})
     assert back.status_code == 200 and back.json()["id"] == second
-    listed = client.get("/api/v1/models", headers=auth(keys["viewer"])).json()
+    listed = client.get("/api/v1/models", headers=auth(keys["viewer"])).json()["items"]
     assert {v["id"]: v["status"] for v in listed}[second] == "champion"
 
 

@@ -52,7 +52,10 @@ ROLES: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/v1/machines"): ADMIN,
     ("GET", "/api/v1/machines"): READ,
     ("POST", "/api/v1/machines/{machine}/sensors"): ADMIN,
+    ("GET", "/api/v1/machines/{machine}/sensors"): READ,
+    ("GET", "/api/v1/machines/{machine}/sensors/{sensor}"): READ,
     ("PATCH", "/api/v1/machines/{machine}/sensors/{sensor}"): ADMIN,
+    ("DELETE", "/api/v1/machines/{machine}/sensors/{sensor}"): ADMIN,
     ("PATCH", "/api/v1/machines/{machine}"): ADMIN,
     ("DELETE", "/api/v1/machines/{machine}"): ADMIN,
     ("GET", "/api/v1/machines/{machine}"): READ,
@@ -60,8 +63,12 @@ ROLES: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/v1/sites"): ADMIN,
     ("GET", "/api/v1/sites/{site}"): READ,
     ("PATCH", "/api/v1/sites/{site}"): ADMIN,
+    ("DELETE", "/api/v1/sites/{site}"): ADMIN,
     ("GET", "/api/v1/lines"): READ,
     ("POST", "/api/v1/lines"): ADMIN,
+    ("GET", "/api/v1/lines/{line}"): READ,
+    ("PATCH", "/api/v1/lines/{line}"): ADMIN,
+    ("DELETE", "/api/v1/lines/{line}"): ADMIN,
     ("GET", "/api/v1/machines/{machine}/readings"): READ,
     ("GET", "/api/v1/machines/{machine}/health"): READ,
     ("GET", "/api/v1/machines/{machine}/predictions"): READ,
@@ -81,6 +88,7 @@ ROLES: dict[tuple[str, str], set[str] | None] = {
 # Path parameters that name something real where a name is needed, and ids that exist nowhere (so a
 # permitted call cannot revoke the test's own keys or retire what the next call needs).
 PARAMS = {"machine": "s1/l1/m1", "sensor": "temperature", "site": "s1", "rule": "rul_low", "kind": "rul"}
+PARAMS |= {"line": "s1/l1"}
 PARAMS |= {"job_name": "score_machines"}
 
 

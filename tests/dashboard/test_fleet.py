@@ -10,13 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from dashboard.client import PlantwatchClient
-from dashboard.fleet_grid import HEALTH_COLUMNS, Thresholds, band
+from dashboard.fleet_grid import HEALTH_COLUMNS, band
 from dashboard.records import Health
 from tests.dashboard.conftest import ApiServer, Seed, app_test
 from tests.dashboard.health_seed import WITHHELD, HealthSeed, seed_health
 
 NOT_SCORED = "not scored yet: the score_machines job scores every machine every few minutes"
-LIMITS = Thresholds(rul_warning=50, rul_critical=20, probability_warning=0.5, probability_critical=0.8)
 
 
 @pytest.fixture
@@ -150,15 +149,14 @@ def test_grid_counts_follow_the_filters(health: HealthSeed) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "rul", "probability", "expected"),
-    [("ok", 20.0, 0.1, "critical"), ("ok", 20.5, 0.1, "warning"), ("ok", 50.0, None, "warning"),
-     ("ok", 50.5, 0.49, "ok"), ("ok", 200.0, 0.8, "critical"), ("degraded", None, 0.5, "warning"),
-     ("ok", None, None, "none"), ("withheld", 5.0, 0.9, "none"), ("pending", None, None, "none")],
+    ("status", "severity", "expected"),
+    [("ok", "critical", "critical"), ("degraded", "warning", "warning"), ("ok", "ok", "ok"),
+     ("ok", None, "none"), ("withheld", "critical", "none"), ("pending", None, "none")],
 )  # fmt: skip
-def test_band_thresholds(status: str, rul: float | None, probability: float | None, expected: str) -> None:
-    found = Health(machine_id=1, machine="s/l/m", status=status, rul=rul, failure_probability=probability)
-    assert band(found, LIMITS) == expected
-    assert band(None, LIMITS) == "none"
+def test_the_band_is_the_apis_rating(status: str, severity: str | None, expected: str) -> None:
+    found = Health(machine_id=1, machine="s/l/m", status=status, severity=severity, rul=10.0)
+    assert band(found) == expected
+    assert band(None) == "none"
 
 
 def test_fleet_health_follows_the_cursor(

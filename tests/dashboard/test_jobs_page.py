@@ -83,7 +83,7 @@ def test_schedule_and_recent_runs_with_durations_errors_and_filters(
     assert not at.exception
     schedule = table(at, "next run").set_index("job")
     assert list(schedule.index) == [
-        job["name"] for job in api(api_server, dashboard_env.engineer_key, "/jobs")
+        job["name"] for job in api(api_server, dashboard_env.engineer_key, "/jobs")["items"]
     ]
     assert schedule.loc["rollups", "schedule"] == "every 1 min" and schedule.loc["rollups", "next run"]
     assert schedule.loc["rollups", "last run"] == "✅ succeeded"

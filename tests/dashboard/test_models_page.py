@@ -12,12 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
+from dashboard.ops_client import OpsClient
 from db.engine import transaction
 from db.tables import JobRequest, ModelVersion
 from plantwatch.embedded import free_port
 from plantwatch.settings import get_settings
 from services import model_registry
 from services.api_keys import create_key
+from services.job_requests import JOB_NAMES
 from tests.dashboard.conftest import ApiServer, Seed, app_test, charts_of
 
 HISTORY = {"loss": [0.9, 0.5, 0.3], "val_loss": [1.0, 0.7, 0.6]}
@@ -112,7 +114,7 @@ def test_admin_promotes_rolls_back_and_retrains(
         f"{api_server.url}/api/v1/models",
         params={"kind": "rul"},
         headers={"X-API-Key": versions["admin_key"]},
-    ).json()
+    ).json()["items"]
     assert {(v["version"], v["status"]) for v in listed} == {(1, "champion"), (2, "retired")}
 
     at.text_input(key="models_retrain_scope").input("pump")
@@ -155,3 +157,13 @@ def test_no_versions_says_how_to_train_and_api_down_says_to_start_it(
     get_settings.cache_clear()
     at = models_page()
     assert at.error[0].value.startswith(f"Cannot reach the plantwatch API at {url}")
+
+
+def test_the_client_follows_the_cursor_through_every_version_and_job(
+    versions: dict[str, Any], dashboard_env: Seed, api_server: ApiServer
+) -> None:
+    client = OpsClient(api_server.url, dashboard_env.engineer_key)
+    listed = client.model_versions(page_size=1)  # a page per version
+    assert [v.id for v in listed] == [versions["qc"], versions["v2"], versions["v1"]]  # newest first
+    assert [v.id for v in client.model_versions(kind="rul", page_size=1)] == [versions["v2"], versions["v1"]]
+    assert [job.name for job in client.jobs(page_size=5)] == sorted(JOB_NAMES)

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from db.tables import AlertRule
 from plantwatch.settings import Settings
 from services.alert_engine import RuleState, advance
-from services.alert_rules import Thresholds, default_thresholds, effective_thresholds, severity_for
+from services.alert_rules import (
+    Thresholds,
+    default_thresholds,
+    effective_thresholds,
+    prediction_severity,
+    severity_for,
+)
 
 RUL = Thresholds(True, warning=50.0, critical=20.0, hysteresis=10.0, min_duration_s=0, source="test")
 PROB = Thresholds(True, warning=0.5, critical=0.8, hysteresis=0.1, min_duration_s=0, source="test")
@@ -120,3 +127,32 @@ def test_an_alert_opens_only_after_its_condition_held_for_the_wait(
             assert (now - worse_since).total_seconds() >= wait
         if target is None:
             assert state == RuleState()
+
+
+DEFAULTS = Settings(alert_rul_warning=50, alert_rul_critical=20, alert_failure_probability_warning=0.5,
+                    alert_failure_probability_critical=0.8)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rul", "probability", "expected"),
+    [(20.0, 0.1, "critical"), (20.5, 0.1, "warning"), (50.0, None, "warning"), (50.5, 0.49, "ok"),
+     (200.0, 0.8, "critical"), (None, 0.5, "warning"), (None, None, None)],
+)  # fmt: skip
+def test_a_prediction_is_rated_by_the_worse_of_its_two_rules(
+    rul: float | None, probability: float | None, expected: str | None
+) -> None:
+    assert prediction_severity([], 1, 7, rul, probability, DEFAULTS) == expected
+
+
+def test_a_prediction_is_rated_by_its_lines_and_its_own_thresholds() -> None:
+    line_override = AlertRule(rule="rul_low", line_id=7, machine_id=None, enabled=True, warning=150.0,
+                              critical=60.0, hysteresis=0.0, min_duration_s=0)  # fmt: skip
+    off_for_machine_2 = AlertRule(rule="failure_probability_high", line_id=None, machine_id=2, enabled=False,
+                                  warning=0.5, critical=0.8, hysteresis=0.0, min_duration_s=0)  # fmt: skip
+    rows = [line_override, off_for_machine_2]
+    assert prediction_severity(rows, 1, 7, 100.0, 0.1, DEFAULTS) == "warning"  # the line's threshold
+    assert prediction_severity(rows, 1, 8, 100.0, 0.1, DEFAULTS) == "ok"  # another line: the defaults
+    assert prediction_severity(rows, 1, 7, 50.0, 0.1, DEFAULTS) == "critical"
+    # A rule switched off for a machine rates nothing: only the other one counts.
+    assert prediction_severity(rows, 2, 8, 100.0, 0.95, DEFAULTS) == "ok"
+    assert prediction_severity(rows, 3, 8, 100.0, 0.95, DEFAULTS) == "critical"
