@@ -38,6 +38,7 @@ CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "Conflicts with what exists (the detail says what)."}
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The body could not be read (for example not UTF-8 JSON)."},
     401: {"model": ErrorOut, "description": "No API key, or an unknown or revoked one."},
     403: {"model": ErrorOut, "description": "The key's role may not do this."},
     404: {"model": ErrorOut, "description": "No such machine (or sensor)."},

@@ -1,4 +1,5 @@
-"""Reading the audit log (entries are written by the API in the transaction of each write)."""
+"""The audit log: entries of writes made from the command line, and reading the log (the API writes
+its entries in the transaction of each write: api/deps.py)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,10 @@ def list_entries(
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
     return session.scalars(query).all()
+
+
+def record_command(session: Session, *, who: str, command: str) -> None:
+    """An entry for a write made with the CLI, in the transaction that commits it: no key (the CLI
+    reaches the database directly), `cli:<who>` as the name, role and method `cli`/`CLI`, the command
+    as the path."""
+    session.add(AuditEntry(key_id=None, key_name=f"cli:{who}"[:128], role="cli", method="CLI", path=command))

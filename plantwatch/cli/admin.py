@@ -37,6 +37,7 @@ def apikey_create(
     try:
         with transaction(factory) as session:
             key, plaintext = create_key(session, name, role)
+            common.audit(session, f"apikey create --name {name} --role {role} (key #{key.id})")
     except UnknownRoleError as error:
         err(str(error))
         raise typer.Exit(2) from error
@@ -68,6 +69,8 @@ def apikey_revoke(
     factory = common.session_factory()
     with transaction(factory) as session:
         revoked = revoke(session, key_id)
+        if revoked:
+            common.audit(session, f"apikey revoke {key_id}")
     if not revoked:
         err(f"no active key #{key_id}")
         raise typer.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import signal
 import sys
@@ -79,3 +80,15 @@ def session_factory() -> sessionmaker[Session]:
     from db.engine import make_engine, make_session_factory
 
     return make_session_factory(make_engine(database_url(settings(), embedded_ok=True)))
+
+
+def audit(session: Session, command: str) -> None:
+    """Record a write made with `plantwatch COMMAND` in the audit log, in the same transaction; the
+    operating-system user stands for who made it."""
+    from db.repositories.audit import record_command
+
+    try:
+        who = getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment nor in the password database
+        who = "unknown"
+    record_command(session, who=who, command=f"plantwatch {command}")

@@ -124,6 +124,7 @@ def promote(version_id: Annotated[int, typer.Argument(help="Model version id (se
     try:
         with transaction(common.session_factory()) as session:
             row = model_registry.promote(session, version_id)
+            common.audit(session, f"models promote {version_id}")
             typer.echo(f"{row.kind} {row.scope} v{row.version} (id {row.id}) is champion")
     except model_registry.RegistryError as exc:
         err(str(exc))
@@ -142,6 +143,7 @@ def rollback(
     try:
         with transaction(common.session_factory()) as session:
             row = model_registry.rollback(session, kind, scope)
+            common.audit(session, f"models rollback --scope {scope} --kind {kind}")
             typer.echo(f"{row.kind} {row.scope} v{row.version} (id {row.id}) is champion again")
     except model_registry.RegistryError as exc:
         err(str(exc))

@@ -7,7 +7,10 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from db.tables import AuditEntry
 from tests.api.conftest import Fleet, auth
 
 READ = {"viewer", "engineer", "mes", "admin"}
@@ -96,8 +99,17 @@ def _url(template: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: PARAMS.get(m.group(1), "999999"), template)
 
 
+# Changes that change something (an empty PATCH writes nothing, so it leaves no audit entry).
+BODIES: dict[tuple[str, str], dict[str, object]] = {
+    ("PATCH", "/api/v1/lines/{line}"): {"external_code": "ROLE-TEST-LINE"},
+    ("PATCH", "/api/v1/sites/{site}"): {"external_code": "ROLE-TEST-SITE"},
+    ("PATCH", "/api/v1/machines/{machine}"): {"machine_type": "role-test"},
+    ("PATCH", "/api/v1/machines/{machine}/sensors/{sensor}"): {"unit": "role-test"},
+}
+
+
 def _call(client: TestClient, method: str, template: str, headers: dict[str, str]) -> int:
-    body: dict[str, object] | None = {} if method in ("POST", "PUT", "PATCH") else None
+    body = BODIES.get((method, template), {}) if method in ("POST", "PUT", "PATCH") else None
     return client.request(method, _url(template), headers=headers, json=body).status_code
 
 
@@ -107,12 +119,22 @@ def test_the_table_names_every_endpoint(client: TestClient) -> None:
     assert operations == set(ROLES)
 
 
+def _audit_count(session_factory: sessionmaker[Session]) -> int:
+    with session_factory() as session:
+        return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
 def test_required_role_of_every_endpoint(
-    client: TestClient, keys: dict[str, str], fleet: Fleet, revoked_key: str
+    client: TestClient,
+    keys: dict[str, str],
+    fleet: Fleet,
+    revoked_key: str,
+    session_factory: sessionmaker[Session],
 ) -> None:
     """All endpoints in one test (one app and one set of keys: 60 apps would cost a minute of CI);
-    every mismatch is listed at the end."""
-    wrong = []
+    every mismatch is listed at the end. Every write the admin's call made is in the audit log."""
+    wrong: list[str] = []
+    unaudited: list[str] = []
     for method, template in sorted(ROLES):
         allowed = ROLES[(method, template)]
         if allowed is None:
@@ -128,11 +150,15 @@ def test_required_role_of_every_endpoint(
         got = {
             role: _call(client, method, template, auth(keys[role])) for role in ("viewer", "engineer", "mes")
         }
+        audited = _audit_count(session_factory)
         got["admin"] = _call(client, method, template, auth(keys["admin"]))  # last: it may change things
+        if method != "GET" and got["admin"] < 300 and _audit_count(session_factory) == audited:
+            unaudited.append(f"{method} {template}: answered {got['admin']} without an audit entry")
         refused = {role for role, status in got.items() if status == 403}
         if refused != READ - allowed or any(status in (401, 500) for status in got.values()):
             wrong.append(f"{method} {template}: expected 403 for {sorted(READ - allowed)}, got {got}")
     assert wrong == [], "\n".join(wrong)
+    assert unaudited == [], "\n".join(unaudited)
 
 
 @pytest.fixture

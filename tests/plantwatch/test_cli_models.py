@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from db.engine import transaction
+from db.tables import AuditEntry
 from plantwatch.cli import app
 from plantwatch.settings import get_settings
 from tests.jobs.plant import add_machine
@@ -54,3 +56,11 @@ def test_train_then_list_promote_and_roll_back(
     again = cli.invoke(app, ["models", "rollback", "--scope", "pump"])
     assert again.exit_code == 1 and "no earlier champion" in again.output
     assert cli.invoke(app, ["models", "promote", "999999"]).exit_code == 1
+    with session_factory() as session:
+        audited = session.scalars(
+            select(AuditEntry.path).where(AuditEntry.role == "cli").order_by(AuditEntry.id)
+        )
+        assert list(audited) == [
+            f"plantwatch models promote {v2['id']}",
+            "plantwatch models rollback --scope pump --kind rul",
+        ]
