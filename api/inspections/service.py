@@ -6,6 +6,7 @@ Refused images answer with their stable reason as the error code: `image_too_lar
 
 from __future__ import annotations
 
+import logging
 from typing import BinaryIO
 
 from fastapi.responses import FileResponse
@@ -23,6 +24,8 @@ from services.inspections import InspectionError, UnknownInspectionError, Upload
 
 IMAGE_STATUS = {"image_too_large": 413, "image_format": 415}  # the other image reasons: 422
 API_PREFIX = "/api/v1"
+
+log = logging.getLogger(__name__)
 
 
 def inspection_out(row: InspectionRow) -> InspectionOut:
@@ -117,9 +120,11 @@ def image(session: Session, settings: Settings, inspection_id: int) -> FileRespo
     except ValueError:  # a path this store never gives out: treated as a missing file
         path = None
     if path is None or not path.is_file():
+        # Where it should be goes to the log, not to the client: the store's layout is ours.
+        log.warning("image of inspection %d missing: %s", inspection_id, inspection.image_path)
         raise not_found(
-            f"the image of inspection {inspection_id} is missing from the image store "
-            f"({inspection.image_path}); ask an administrator to restore it"
+            f"the image of inspection {inspection_id} is missing from the image store; "
+            "ask an administrator to restore it"
         )
     return FileResponse(
         path,

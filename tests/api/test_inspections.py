@@ -249,5 +249,6 @@ def test_not_found(client: TestClient, keys: dict[str, str], api_settings: Setti
         stored.unlink()
     missing = client.get(inspection["image_url"], headers=auth(viewer))
     assert missing.status_code == 404 and "missing from the image store" in missing.json()["detail"]
+    assert str(api_settings.images_directory) not in missing.text and ".jpg" not in missing.text  # no layout
     assert upload(client, keys["mes"], image_bytes(seed=9)).status_code == 200  # sent again: restored
     assert client.get(inspection["image_url"], headers=auth(viewer)).content == image_bytes(seed=9)
