@@ -1,7 +1,7 @@
-"""The Fleet page's health grid, without Streamlit: the colour band of each machine's latest
-prediction, the table of one line (health, RUL, failure probability, open alerts, last seen, latest
-values, link) or of many (the same with the line, most urgent first, without the sensors' values),
-and the fleet's counts per band. Tested directly.
+"""The Fleet page's health, without Streamlit: the colour band of each machine's latest prediction,
+the grid of squares (a Vega-Lite spec), the table of one line (health, RUL, failure probability, open
+alerts, last seen, latest values, link) or of many (the same with the line, most urgent first, without
+the sensors' values), and the fleet's counts per band. Tested directly.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from datetime import datetime
 
 import pandas as pd
 
-from dashboard.formatting import last_seen_label, machine_url, sensor_values
+from dashboard.formatting import group_by_line, last_seen_label, machine_url, sensor_values
 from dashboard.records import Alert, Health, Machine
+from dashboard.vega import Spec, colour_by, rows_chart
 
 BANDS = ("critical", "warning", "ok", "none")
 BAND_LABELS = {"critical": "🔴 critical", "warning": "🟠 warning", "ok": "🟢 ok", "none": "⚪ no prediction"}
@@ -136,3 +137,45 @@ def band_counts(machines: Iterable[Machine], health: Mapping[int, Health] | None
     """Machines per band, every band present (in BANDS order)."""
     counted = Counter(band(None if health is None else health.get(m.id)) for m in machines)
     return {name: counted.get(name, 0) for name in BANDS}
+
+
+BAND_COLOURS = {"critical": "#d62728", "warning": "#ff7f0e", "ok": "#2ca02c", "none": "#c7c7c7"}
+GRID_ROW_PX = 22
+
+
+def grid_chart(
+    machines: Sequence[Machine],
+    health: Mapping[int, Health] | None,
+    open_alerts: Mapping[str, int] | None,
+    now: datetime,
+    stale_after_s: float,
+) -> Spec:
+    """The health grid: one square per machine, a row per line (machines by name), coloured by band;
+    its tooltip says the figures, a click opens the machine."""
+    cells = []
+    for (site, line), members in group_by_line(machines).items():
+        for slot, machine in enumerate(sorted(members, key=lambda m: m.name)):
+            found = None if health is None else health.get(machine.id)
+            cells.append({
+                "line": f"{site}/{line}", "slot": slot, "machine": machine.name, "band": band(found),
+                "RUL": None if found is None or found.rul is None else round(found.rul),
+                "P(failure)": None if found is None else found.failure_probability,
+                "open alerts": None if open_alerts is None else open_alerts.get(machine.path, 0),
+                "last seen": last_seen_label(machine.last_activity, now, stale_after_s),
+                "url": machine_url(machine.path),
+            })  # fmt: skip
+    tooltip = [{"field": name} for name in ("line", "machine", "band", "RUL")]
+    tooltip += [{"field": "P(failure)", "format": ".0%"}, {"field": "open alerts"}, {"field": "last seen"}]
+    cell = {
+        "data": {"name": "cells"},
+        "mark": {"type": "rect", "stroke": "white", "strokeWidth": 1, "cursor": "pointer"},
+        "encoding": {
+            "x": {"field": "slot", "type": "ordinal", "axis": None},
+            "y": {"field": "line", "type": "nominal", "title": None},
+            "color": colour_by("band", BAND_COLOURS, BAND_COLOURS["none"]),
+            "href": {"field": "url"},
+            "tooltip": tooltip,
+        },
+    }
+    return rows_chart("Health grid: a square per machine; click one to open it", GRID_ROW_PX, [cell],
+                      {"cells": pd.DataFrame(cells)})  # fmt: skip

@@ -17,6 +17,7 @@ from dashboard.fleet_grid import (
     Thresholds,
     band_counts,
     fleet_table,
+    grid_chart,
     health_table,
     line_alert_counts,
     open_alerts_by_machine,
@@ -164,6 +165,9 @@ def fleet_body() -> None:
         return
     _open_machine(shown)
     st.caption(_legend(health_session.thresholds()))
+    per_machine = None if alerts is None else open_alerts_by_machine(alerts)
+    grid = grid_chart(shown, health, per_machine, now, stale_after_s)
+    st.vega_lite_chart(spec=grid, key="fleet_grid", width="stretch")
     _tables(shown, health, alerts, now, stale_after_s)
     minutes = f"{stale_after_s / 60:g} min"
     st.caption(f"Updated {now.astimezone(session.display_tz()):%H:%M:%S}. ⚠ = no reading for over {minutes}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import pandas as pd
@@ -10,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from dashboard.client import PlantwatchClient
-from dashboard.fleet_grid import HEALTH_COLUMNS, band
-from dashboard.records import Health
+from dashboard.fleet_grid import HEALTH_COLUMNS, band, grid_chart
+from dashboard.records import Health, Machine
 from tests.dashboard.conftest import ApiServer, Seed, app_test
 from tests.dashboard.health_seed import WITHHELD, HealthSeed, seed_health
 
@@ -170,3 +171,23 @@ def test_fleet_health_follows_the_cursor(
     assert {h.machine: h.status for h in found}["plant-b/assembly/a1"] == "withheld"
     m1 = next(h for h in found if h.machine == "plant-a/press/m1")
     assert [(d.sensor, d.score) for d in m1.top_sensors] == [("temperature", 9.5), ("vibration", 2.25)]
+
+
+def test_the_health_grid_has_a_square_per_machine_on_its_lines_row_linking_to_it() -> None:
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    machines = [
+        Machine(id=i, path=f"s/{line}/{name}", site="s", line=line, name=name, last_seen_at=now)
+        for i, (line, name) in enumerate([("b", "m2"), ("a", "x"), ("b", "m1")], start=1)
+    ]
+    health = {1: Health(machine_id=1, machine="s/b/m2", status="ok", severity="critical", rul=12.4),
+              3: Health(machine_id=3, machine="s/b/m1", status="ok", severity="ok", rul=90.0)}  # fmt: skip
+    spec = grid_chart(machines, health, {"s/b/m2": 2}, now, 300.0)
+    cells = spec["datasets"]["cells"]
+    assert list(zip(cells["line"], cells["slot"], cells["machine"], cells["band"], strict=True)) == [
+        ("s/a", 0, "x", "none"), ("s/b", 0, "m1", "ok"), ("s/b", 1, "m2", "critical")
+    ]  # fmt: skip
+    assert list(cells["url"]) == ["machine?machine=s/a/x", "machine?machine=s/b/m1", "machine?machine=s/b/m2"]
+    assert list(cells["open alerts"]) == [0, 0, 2] and cells["RUL"][2] == 12
+    (layer,) = spec["layer"]
+    assert layer["encoding"]["href"] == {"field": "url"}
+    assert layer["encoding"]["color"]["scale"]["domain"] == ["critical", "warning", "ok", "none"]
