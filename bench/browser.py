@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,18 +53,24 @@ class PageVisit:
 
 
 def chromium() -> str | None:
-    """The chromium executable; installs Debian's package first where that is possible."""
+    """The chromium executable; installs Debian's package first where that is possible (as root, with
+    apt-get; the package lists are refreshed when the first try fails). None, after saying why on
+    stderr, when there is none."""
     found = shutil.which("chromium")
     if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "chromium"],
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-            capture_output=True,
-            timeout=900,
-            check=False,
-        )
+        install = ["apt-get", "install", "-y", "-q", "chromium"]
+        if _apt(install) != 0 and _apt(["apt-get", "update", "-q"]) == 0:
+            _apt(install)
         found = shutil.which("chromium")
     return found
+
+
+def _apt(command: list[str]) -> int:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        print(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}", file=sys.stderr)
+    return done.returncode
 
 
 def visit_pages(

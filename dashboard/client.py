@@ -227,12 +227,13 @@ class PlantwatchClient:
         return event_from_json(raw)
 
     def alerts(self, *, state: str | None = "active", severity: str | None = None, rule: str | None = None,
-               line: str | None = None, limit: int = PAGE_LIMIT) -> list[Alert]:  # fmt: skip
-        """The newest alerts (one page of `limit`), filtered as the API filters them."""
+               line: str | None = None, limit: int = PAGE_LIMIT) -> tuple[list[Alert], bool]:  # fmt: skip
+        """The newest alerts (one page of `limit`), filtered as the API filters them, and whether more
+        (older) ones match."""
         wanted = {"state": state, "severity": severity, "rule": rule, "line": line}
         params = {k: v for k, v in wanted.items() if v}
         raw = self._request("GET", "/alerts", params={**params, "limit": limit})
-        return [alert_from_json(item) for item in raw.get("items") or []]
+        return [alert_from_json(item) for item in raw.get("items") or []], bool(raw.get("next_cursor"))
 
     def active_alerts(self, *, page_size: int = PAGE_LIMIT) -> list[Alert]:
         """Every open or acknowledged alert of the fleet (following the cursor)."""
@@ -244,6 +245,10 @@ class PlantwatchClient:
         """The machine's newest alerts (any state) opened before `opened_before`, newest first."""
         params = {"machine": str(ref), "opened_before": opened_before.isoformat(), "limit": limit}
         return [alert_from_json(raw) for raw in self._pages("/alerts", params, max_items=limit)]
+
+    def alert_rules(self) -> list[dict[str, Any]]:
+        """The alert rules as the API lists them: each with its defaults and overrides."""
+        return self._pages("/alert-rules", {"limit": 100})
 
     def fleet_health(self, *, page_size: int = PAGE_LIMIT) -> list[Health]:
         """The latest prediction (or `pending`) of every machine, following the cursor."""

@@ -26,12 +26,13 @@ NO_HEALTH = "the API did not say (see the error above)"
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Where the bands start: the default `rul_low` and `failure_probability_high` alert rules'."""
+    """Where the `rul_low` and `failure_probability_high` alert rules start warning and critical (None:
+    that level is not set, or the rule is off)."""
 
-    rul_warning: float
-    rul_critical: float
-    probability_warning: float
-    probability_critical: float
+    rul_warning: float | None
+    rul_critical: float | None
+    probability_warning: float | None
+    probability_critical: float | None
 
 
 def band(health: Health | None) -> str:

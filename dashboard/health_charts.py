@@ -42,11 +42,12 @@ def rul_chart(
     start: datetime,
     end: datetime,
     tz: tzinfo,
-    warning: float,
-    critical: float,
+    warning: float | None,
+    critical: float | None,
 ) -> Spec:
     """RUL per prediction (oldest first) as a line, [rul_low, rul_high] as a band around it, the alert
-    thresholds as dotted lines, and failures and maintenance as vertical markers."""
+    thresholds as dotted lines (None: that level is not set or the rule is off), and failures and
+    maintenance as vertical markers."""
     scored = [h for h in history if h.rul is not None and h.made_at is not None]
     data = pd.DataFrame(
         {
@@ -92,8 +93,9 @@ def rul_chart(
         "params": [ZOOM],
     }
     thresholds = [
-        level_rule(warning, SEVERITY_COLOURS["warning"]),
-        level_rule(critical, SEVERITY_COLOURS["critical"]),
+        level_rule(level, SEVERITY_COLOURS[name])
+        for name, level in (("warning", warning), ("critical", critical))
+        if level is not None
     ]
     layers: list[Spec] = [band, line, *thresholds, *event_layers(), window_layer()]
     datasets = {

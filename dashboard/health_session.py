@@ -8,15 +8,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 import streamlit as st
 
 from dashboard import session
-from dashboard.client import PlantwatchClient
+from dashboard.client import ApiError, PlantwatchClient
 from dashboard.fleet_grid import Thresholds
-from dashboard.records import Alert, Health
+from dashboard.records import Alert, Health, Machine
 
 TTL_S = session.CACHE_TTL_S
+PREDICTION_RULES = ("rul_low", "failure_probability_high")  # the rules behind the bands
 
 
 # Resources, not data, as `session._machines`: with 1,000 machines, the copy cache_data makes (pickled
@@ -90,12 +92,45 @@ def machine_alerts(machine_id: int, start: datetime, end: datetime) -> list[Aler
     return sorted(shown, key=lambda a: (a.opened_at, a.id), reverse=True)
 
 
-def thresholds() -> Thresholds:
-    """The default alert rules' thresholds (PLANTWATCH_ALERT_RUL_* and _FAILURE_PROBABILITY_*)."""
+@st.cache_data(ttl=60, show_spinner=False)
+def _prediction_rules(api_url: str, api_key: str | None) -> dict[str, dict[str, Any]]:
+    rules = PlantwatchClient(api_url, api_key).alert_rules()
+    return {str(rule["rule"]): rule for rule in rules if rule.get("rule") in PREDICTION_RULES}
+
+
+def _levels(rule: dict[str, Any] | None, machine: Machine | None) -> tuple[float | None, float | None] | None:
+    """(warning, critical) of `rule` for `machine` as the API applies them: its own override, its
+    line's, the plant's, else the defaults (all but the plant's when no machine); None: rule unknown."""
+    if rule is None:
+        return None
+    by_scope: dict[str, dict[str, Any]] = {}
+    for override in rule.get("overrides") or []:
+        scope = override.get("scope")
+        if machine is not None and scope == "machine" and override.get("machine") == machine.path:
+            by_scope["machine"] = override
+        elif (
+            machine is not None
+            and scope == "line"
+            and override.get("line") == f"{machine.site}/{machine.line}"
+        ):
+            by_scope["line"] = override
+        elif scope == "plant":
+            by_scope["plant"] = override
+    chosen = next((by_scope[s] for s in ("machine", "line", "plant") if s in by_scope), rule["defaults"])
+    return (chosen.get("warning"), chosen.get("critical")) if chosen.get("enabled", True) else (None, None)
+
+
+def thresholds(machine: Machine | None = None) -> Thresholds:
+    """The prediction rules' thresholds as the API applies them (`GET /alert-rules`): to `machine`, or
+    the plant's; the dashboard's own settings (PLANTWATCH_ALERT_*) when the API cannot say."""
     settings = session.settings()
-    return Thresholds(
-        rul_warning=settings.alert_rul_warning,
-        rul_critical=settings.alert_rul_critical,
-        probability_warning=settings.alert_failure_probability_warning,
-        probability_critical=settings.alert_failure_probability_critical,
+    try:
+        rules = _prediction_rules(settings.api_url, session.current_key())
+    except ApiError:
+        rules = {}
+    rul = _levels(rules.get("rul_low"), machine) or (settings.alert_rul_warning, settings.alert_rul_critical)
+    probability = _levels(rules.get("failure_probability_high"), machine) or (
+        settings.alert_failure_probability_warning,
+        settings.alert_failure_probability_critical,
     )
+    return Thresholds(*rul, *probability)

@@ -123,7 +123,7 @@ def rul_history(
         else:
             st.info(f"No prediction in the last {range_label}: pick a longer range. {NO_MODEL_HINT}")
         return
-    limits = health_session.thresholds()
+    limits = health_session.thresholds(machine)
     spec = rul_chart(
         history,
         events=events,

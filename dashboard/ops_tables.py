@@ -119,8 +119,8 @@ def versions_table(versions: Sequence[ModelVersion], tz: tzinfo) -> pd.DataFrame
 
 
 def training_history(metrics: dict[str, Any]) -> dict[str, list[float]]:
-    """Per-epoch curves a version's metrics carry: `metrics["history"]` (name -> list) and any metric
-    that is itself a list of numbers. The trainers record only final figures today, so often none."""
+    """Per-epoch curves a version's metrics carry: `metrics["history"]` (name -> list, as the training
+    jobs record it) and any metric that is itself a list of numbers."""
     found: dict[str, Any] = {}
     history = metrics.get("history")
     if isinstance(history, dict):

@@ -97,7 +97,7 @@ def train_line(
         kind=KIND,
         scope=scope,
         version=version,
-        metrics={**metrics, "epochs_run": trained.epochs_run},
+        metrics={**metrics, "epochs_run": trained.epochs_run, "history": trained.history},
         params={
             "config": config.to_dict(),
             "classes": trained.classes,

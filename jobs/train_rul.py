@@ -96,7 +96,7 @@ def train_scope(
         kind=KIND,
         scope=scope,
         version=version,
-        metrics={**trained.metrics, "epochs_run": trained.epochs_run},
+        metrics={**trained.metrics, "epochs_run": trained.epochs_run, "history": trained.history},
         params={
             "config": config.to_dict(),
             "resample_s": settings.rul_resample_s,

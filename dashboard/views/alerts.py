@@ -27,6 +27,9 @@ RULE_NAMES = (
 RULES: dict[str, str | None] = {"All": None, **{rule: rule for rule in RULE_NAMES}}
 HISTORY_PICK = "alert_history_pick"
 
+FLASH = "alerts_flash"  # a message for the next run of the page
+SHOWN = 200  # the newest alerts a page shows
+
 
 def _table(alerts: list[Alert]) -> pd.DataFrame:
     tz = session.display_tz()
@@ -84,13 +87,16 @@ def _act(alerts: list[Alert]) -> None:
     if not active:
         return
     st.subheader("Act on an alert")
+    allowed = ops_session.may("engineer")
     labels = {_label(a): a for a in active}
     with st.form("alert_action", clear_on_submit=True):
         chosen = st.selectbox("Alert", list(labels), key="alert_choice")
         comment = st.text_input("Comment (what you found or did)", key="alert_comment", max_chars=2000)
         left, right = st.columns(2)
-        acknowledge = left.form_submit_button("Acknowledge", width="stretch")
-        resolve = right.form_submit_button("Resolve", width="stretch")
+        acknowledge = left.form_submit_button("Acknowledge", width="stretch", disabled=not allowed)
+        resolve = right.form_submit_button("Resolve", width="stretch", disabled=not allowed)
+    if not allowed:
+        ops_session.permission_note("engineer", "acknowledge and resolve alerts")
     action = "acknowledge" if acknowledge else "resolve" if resolve else None
     if action is None or chosen is None:
         return
@@ -100,26 +106,43 @@ def _act(alerts: list[Alert]) -> None:
     except ApiError as exc:
         session.show_api_error(exc, f"{action} alerts")
         return
-    st.success(f"Alert #{alert.id} {'acknowledged' if action == 'acknowledge' else 'resolved'}.")
+    # Said on the next run, which shows the alert's new state (this run drew the table before the action).
+    st.session_state[FLASH] = (
+        f"Alert #{alert.id} {'acknowledged' if action == 'acknowledge' else 'resolved'}."
+    )
+    st.rerun()
 
 
 def alerts_body() -> None:
     if not session.require_key():
         return
+    if flash := st.session_state.pop(FLASH, None):
+        st.success(flash)
     columns = st.columns(4)
     state = STATES[str(columns[0].selectbox("State", list(STATES), key="alerts_state"))]
     severity = SEVERITIES[str(columns[1].selectbox("Severity", list(SEVERITIES), key="alerts_severity"))]
     rule = RULES[str(columns[2].selectbox("Rule", list(RULES), key="alerts_rule"))]
     line = columns[3].text_input("Line (site/line)", key="alerts_line").strip() or None
     try:
-        alerts = session.client().alerts(state=state, severity=severity, rule=rule, line=line, limit=200)
+        alerts, more = session.client().alerts(
+            state=state, severity=severity, rule=rule, line=line, limit=SHOWN
+        )
     except ApiError as exc:
         session.show_api_error(exc, "list alerts")
         return
     counts = st.columns(3)
-    counts[0].metric("Shown", len(alerts))
-    counts[1].metric("Critical", sum(a.severity == "critical" for a in alerts))
-    counts[2].metric("Unacknowledged", sum(a.state == "open" for a in alerts))
+    counts[0].metric("Shown", f"{len(alerts)}+" if more else len(alerts))
+    counts[1].metric(
+        "Critical (shown)" if more else "Critical", sum(a.severity == "critical" for a in alerts)
+    )
+    counts[2].metric(
+        "Unacknowledged (shown)" if more else "Unacknowledged", sum(a.state == "open" for a in alerts)
+    )
+    if more:
+        st.warning(
+            f"More alerts match than the newest {SHOWN} shown here: choose a severity, rule or line to see "
+            "the others (the Fleet page counts every open alert)."
+        )
     if not alerts:
         st.info("No alert matches these filters. Alerts open when a rule fires (docs/alerts.md).")
         return

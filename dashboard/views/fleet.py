@@ -125,12 +125,18 @@ def _tables(
 
 
 def _legend(limits: Thresholds) -> str:
+    def levels(rul: float | None, probability: float | None) -> str:
+        said = [
+            f"RUL ≤ {rul:g}" if rul is not None else "",
+            f"P(failure) ≥ {probability:.0%}" if probability is not None else "",
+        ]
+        return " or ".join(part for part in said if part) or "off"
+
     return (
-        f"{BAND_LABELS['critical']}: RUL ≤ {limits.rul_critical:g} or P(failure) ≥ "
-        f"{limits.probability_critical:.0%} · {BAND_LABELS['warning']}: RUL ≤ {limits.rul_warning:g} or "
-        f"P(failure) ≥ {limits.probability_warning:.0%} by default; a line or machine may have thresholds "
-        f"of its own (GET /api/v1/alert-rules) · {BAND_LABELS['none']}: not scored yet or withheld (the "
-        "why column says why)."
+        f"{BAND_LABELS['critical']}: {levels(limits.rul_critical, limits.probability_critical)} · "
+        f"{BAND_LABELS['warning']}: {levels(limits.rul_warning, limits.probability_warning)}, plant-wide; a "
+        f"line or machine may have thresholds of its own (GET /api/v1/alert-rules) · {BAND_LABELS['none']}: "
+        "not scored yet or withheld (the why column says why)."
     )
 
 

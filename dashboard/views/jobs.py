@@ -110,10 +110,11 @@ def jobs_body() -> None:
         st.info("The API lists no jobs: check that the API and the scheduler are the same version.")
     else:
         _schedule(jobs, admin)
-        # Runs change by the minute: this part refreshes itself (PLANTWATCH_DASHBOARD_REFRESH_S).
-        st.fragment(_runs, run_every=session.refresh_every())([job.name for job in jobs])
+        _runs([job.name for job in jobs])
     dead_letters_section(admin)
 
 
 st.title("Jobs")
-jobs_body()
+# The page's data (schedule, runs, a requested run's state, dead letters) refreshes itself
+# (PLANTWATCH_DASHBOARD_REFRESH_S); widgets keep their state.
+st.fragment(jobs_body, run_every=session.refresh_every())()

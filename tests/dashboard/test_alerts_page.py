@@ -51,6 +51,8 @@ def test_filters_show_the_api_alerts(seeded_alerts: dict[str, int]) -> None:
     assert list(at.dataframe[0].value["id"]) == [seeded_alerts["old"]]
     at.text_input(key="alerts_line").input("plant-a/press").run()
     assert not at.dataframe and "No alert matches" in at.info[0].value
+    at.selectbox(key="alerts_state").select("Active (open or acknowledged)").run()
+    assert list(at.dataframe[0].value["id"]) == [seeded_alerts["low"]]  # the line's machine's alert
 
 
 def test_acknowledge_then_resolve(
@@ -64,6 +66,10 @@ def test_acknowledge_then_resolve(
     at.text_input(key="alert_comment").input("bearing ordered")
     at.button[0].click().run()  # Acknowledge
     assert not at.exception and "acknowledged" in at.success[0].value
+    # The page shows the alert's new state at once (it reruns after the action).
+    shown = at.dataframe[0].value
+    assert dict(zip(shown["id"], shown["state"], strict=True))[seeded_alerts["low"]] == "acknowledged"
+    assert at.metric[2].value == "1"  # unacknowledged: only the stuck sensor's now
     with transaction(session_factory) as session:
         low = session.get_one(Alert, seeded_alerts["low"])
         assert (low.state, low.acknowledged_by, low.comment) == (
@@ -97,3 +103,14 @@ def test_rule_filter_and_an_alerts_history_from_a_link(
     assert str(linked.selectbox(key="alert_history_pick").value).startswith(f"#{seeded_alerts['low']} ")
     history = linked.dataframe[1].value
     assert list(history["what"])[-1] == "acknowledged" and list(history["comment"])[-1] == "looking"
+
+
+def test_a_viewer_sees_the_alerts_but_may_not_act(dashboard_env: Seed, seeded_alerts: dict[str, int]) -> None:
+    at = app_test()
+    at.session_state["pw_api_key"] = dashboard_env.viewer_key
+    at.run()
+    at.switch_page("views/alerts.py").run()
+    assert not at.exception and len(at.dataframe[0].value) == 2
+    actions = [button for button in at.button if button.label in ("Acknowledge", "Resolve")]
+    assert len(actions) == 2 and all(button.disabled for button in actions)
+    assert any("acknowledge and resolve alerts needs" in caption.value for caption in at.caption)

@@ -90,6 +90,7 @@ def test_train_register_promote_then_classify_new_images(
         row = session.scalars(select(ModelVersion).where(ModelVersion.kind == "qc")).one()
         assert row.params["classes"] == ["blob", "stripes"] and row.params["images"] == 40
         assert 0 <= row.metrics["accuracy"] <= 1 and row.metrics["error_rate"] == 1 - row.metrics["accuracy"]
+        assert len(row.metrics["history"]["loss"]) == row.metrics["epochs_run"] > 0
         assert row.params["evaluation_machines"]  # the held-out inspection ids
         assert row.artifact_path and (tiny.var_dir / "models" / "qc" / "plant_paint" / "v1").is_dir()
 
