@@ -143,8 +143,8 @@ def p_chart(samples: Sequence[QualitySample], *, title: str, tz: tzinfo) -> Spec
         "encoding": {
             "x": x,
             "y": {**y, "field": "defect rate"},
-            "color": {"datum": "defect rate", "scale": colours, "legend": legend},
-            "strokeDash": {"datum": "defect rate", "scale": dashes, "legend": None},
+            # Its legend entry comes from the limits' legend, whose colour scale names all four lines.
+            "color": {"value": LIMITS["defect rate"][0]},
         },
     }
     markers = {

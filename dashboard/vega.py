@@ -11,6 +11,7 @@ the same gets new data without being drawn anew, so a zoom survives an auto-refr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -77,9 +78,15 @@ def events_in(events: Sequence[Event], start: datetime, end: datetime, tz: tzinf
 
 
 def colour_by(field: str, colours: dict[str, str], other: str) -> Spec:
-    """A colour encoding of a nominal field: these values in these colours, any other in `other`."""
-    scale = {"domain": list(colours), "range": list(colours.values()), "unknown": other}
-    return {"field": field, "type": "nominal", "scale": scale, "legend": None}
+    """A colour encoding of a nominal field: these values in these colours, any other in `other` (no
+    legend). Conditions, not a scale: Vega-Lite's scales have no colour for values outside their domain."""
+    return {
+        "condition": [
+            {"test": f"datum[{json.dumps(field)}] === {json.dumps(value)}", "value": colour}
+            for value, colour in colours.items()
+        ],
+        "value": other,
+    }
 
 
 def event_layers() -> list[Spec]:
