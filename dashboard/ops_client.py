@@ -55,6 +55,10 @@ class OpsClient(PlantwatchClient):
         raw = self._request("GET", "/inspections", params=_params(**filters, limit=limit))
         return [inspection_from_json(item) for item in raw.get("items") or []]
 
+    def lines(self) -> list[str]:
+        """Every line in service, as site/line."""
+        return [str(line["path"]) for line in self._pages("/lines", {"limit": 1000})]
+
     def inspection_image(self, inspection_id: int) -> bytes:
         return self._send("GET", f"/inspections/{int(inspection_id)}/image").content
 

@@ -22,7 +22,7 @@ from dashboard.quality_review import latest_inspections, review_queue
 ALL = "All stations"
 RANGES = {"24 h": timedelta(hours=24), "7 d": timedelta(days=7), "30 d": timedelta(days=30)}
 LINE_PICK = "quality_line"
-SCAN_LIMIT = 1000  # newest inspections read to learn which lines and stations exist
+SCAN_LIMIT = 1000  # newest inspections read to learn which stations exist (and classes)
 
 
 def no_inspections_hint() -> str:
@@ -35,20 +35,19 @@ def no_inspections_hint() -> str:
     )
 
 
-def _stations(recent: list[Inspection]) -> dict[str, list[str]]:
-    """Lines (site/line) of the recent inspections and the stations seen on each, sorted."""
+def _stations(inspections: list[Inspection]) -> dict[str, list[str]]:
+    """Lines (site/line) of these inspections and the stations seen on each, sorted."""
     found: dict[str, set[str]] = {}
-    for inspection in recent:
+    for inspection in inspections:
         found.setdefault(inspection.line_path, set()).add(inspection.station)
     return {line: sorted(stations) for line, stations in sorted(found.items())}
 
 
-def _pick_line(lines: list[str]) -> str:
-    wanted = st.query_params.get("line")
-    if wanted in lines:
-        st.session_state[LINE_PICK] = wanted
-    elif st.session_state.get(LINE_PICK) not in lines:
-        st.session_state[LINE_PICK] = lines[0]
+def _pick_line(lines: list[str], default: str) -> str:
+    """The line chosen: the URL's `?line=` when the page opens (a shared link), then the picker's."""
+    if st.session_state.get(LINE_PICK) not in lines:
+        wanted = st.query_params.get("line")
+        st.session_state[LINE_PICK] = wanted if wanted in lines else default
     line = str(st.selectbox("Line", lines, key=LINE_PICK))
     st.query_params["line"] = line
     return line
@@ -116,14 +115,20 @@ def quality_body() -> None:
         st.info(no_inspections_hint())
         return
     stations_of = _stations(recent)
+    try:  # every line, also one whose cameras were quiet while busier ones sent the newest images
+        lines = sorted(set(client.lines()) | set(stations_of))
+    except ApiError:
+        lines = list(stations_of)
     left, middle, right = st.columns([2, 2, 3])
     with left:
-        line_path = _pick_line(list(stations_of))
-    stations = stations_of[line_path]
+        line_path = _pick_line(lines, default=next(iter(stations_of)))
+    site, line = line_path.split("/", 1)
+    stations = stations_of.get(line_path) or _stations(
+        client.inspections(site=site, line=line, limit=SCAN_LIMIT)
+    ).get(line_path, [])
     station_choice = str(middle.selectbox("Station", [ALL, *stations], key="quality_station"))
     station = None if station_choice == ALL else station_choice
     range_label = str(right.radio("Time range", list(RANGES), index=1, horizontal=True, key="quality_range"))
-    site, line = line_path.split("/", 1)
     end = datetime.now(UTC)
     start = end - RANGES[range_label]
     classes = {c for i in recent for c in (i.label, i.predicted_label) if c}

@@ -226,3 +226,15 @@ def test_no_inspections_says_how_to_get_some_and_api_down_says_to_start_it(
     get_settings.cache_clear()
     at = quality_page()
     assert at.error[0].value.startswith(f"Cannot reach the plantwatch API at {url}")
+
+
+def test_every_line_can_be_chosen_even_one_without_recent_inspections(inspections: dict[str, int]) -> None:
+    at = quality_page()
+    picker = at.selectbox(key="quality_line")
+    # The lines come from the API, not only from the newest inspections (all on plant-a/press).
+    assert set(picker.options) == {"plant-a/paint", "plant-a/press", "plant-b/assembly"}
+    assert picker.value == "plant-a/press"  # the first line with inspections
+    picker.select("plant-b/assembly").run()
+    assert not at.exception and at.selectbox(key="quality_line").value == "plant-b/assembly"
+    assert at.query_params["line"] == "plant-b/assembly"  # the URL follows, to be shared
+    assert at.selectbox(key="quality_station").options == ["All stations"]  # no station sent anything there
