@@ -142,6 +142,7 @@ def band_counts(machines: Iterable[Machine], health: Mapping[int, Health] | None
 
 BAND_COLOURS = {"critical": "#d62728", "warning": "#ff7f0e", "ok": "#2ca02c", "none": "#c7c7c7"}
 GRID_ROW_PX = 22
+SQUARES_FIT = 40  # machines per line that fit a laptop screen as squares; more share the width
 
 
 def grid_chart(
@@ -178,5 +179,9 @@ def grid_chart(
             "tooltip": tooltip,
         },
     }
-    return rows_chart("Health grid: a square per machine; click one to open it", GRID_ROW_PX, [cell],
+    spec = rows_chart("Health grid: a square per machine; click one to open it", GRID_ROW_PX, [cell],
                       {"cells": pd.DataFrame(cells)})  # fmt: skip
+    if max((c["slot"] for c in cells), default=0) < SQUARES_FIT:  # few per line: squares, not long bars
+        spec["width"] = {"step": GRID_ROW_PX}
+        spec.pop("autosize")
+    return spec

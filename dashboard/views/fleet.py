@@ -173,7 +173,7 @@ def fleet_body() -> None:
     st.caption(_legend(health_session.thresholds()))
     per_machine = None if alerts is None else open_alerts_by_machine(alerts)
     grid = grid_chart(shown, health, per_machine, now, stale_after_s)
-    st.vega_lite_chart(spec=grid, key="fleet_grid", width="stretch")
+    st.vega_lite_chart(spec=grid, key="fleet_grid", width="content" if "width" in grid else "stretch")
     _tables(shown, health, alerts, now, stale_after_s)
     minutes = f"{stale_after_s / 60:g} min"
     st.caption(f"Updated {now.astimezone(session.display_tz()):%H:%M:%S}. ⚠ = no reading for over {minutes}.")

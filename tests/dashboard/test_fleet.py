@@ -190,6 +190,7 @@ def test_the_health_grid_has_a_square_per_machine_on_its_lines_row_linking_to_it
     ]  # fmt: skip
     assert list(cells["url"]) == ["machine?machine=s/a/x", "machine?machine=s/b/m1", "machine?machine=s/b/m2"]
     assert list(cells["open alerts"]) == [0, 0, 2] and cells["RUL"][2] == 12
+    assert spec["width"] == {"step": 22}  # a few machines: squares, not bars across the page
     (layer,) = spec["layer"]
     assert layer["encoding"]["href"] == {"field": "url"}
     tests = [condition["test"] for condition in layer["encoding"]["color"]["condition"]]
