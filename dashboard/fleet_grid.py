@@ -155,7 +155,8 @@ def grid_chart(
     """The health grid: one square per machine, a row per line (machines by name), coloured by band;
     its tooltip says the figures, a click opens the machine."""
     cells = []
-    for (site, line), members in group_by_line(machines).items():
+    lines = group_by_line(machines)
+    for (site, line), members in lines.items():
         for slot, machine in enumerate(sorted(members, key=lambda m: m.name)):
             found = None if health is None else health.get(machine.id)
             cells.append({
@@ -181,7 +182,8 @@ def grid_chart(
     }
     spec = rows_chart("Health grid: a square per machine; click one to open it", GRID_ROW_PX, [cell],
                       {"cells": pd.DataFrame(cells)})  # fmt: skip
-    if max((c["slot"] for c in cells), default=0) < SQUARES_FIT:  # few per line: squares, not long bars
+    longest = max((len(members) for members in lines.values()), default=0)
+    if longest <= SQUARES_FIT:  # few per line: squares, not long bars
         spec["width"] = {"step": GRID_ROW_PX}
         spec.pop("autosize")
     return spec
