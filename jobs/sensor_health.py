@@ -108,7 +108,9 @@ def evaluate_sensor_health(
     for rule, windows in judged.items():
         active = alerts_repo.active_severities(session, rule)
         counts: dict[str, int] = {}
-        for machine_id, machine_sensors in sensors.items():
+        # Also machines with an alert but no sensor in service any more (all retired): it resolves.
+        for machine_id in sorted(sensors.keys() | active.keys()):
+            machine_sensors = sensors.get(machine_id, [])
             if machine_id not in line_of or (machine_id not in windows and machine_id not in active):
                 continue  # no data in the window: nothing to judge (a silent machine has its own alert)
             thresholds = effective_thresholds(rules, rule, machine_id, line_of[machine_id], settings)

@@ -14,6 +14,12 @@ from api.schemas import Timestamp
 MesCode = Annotated[
     str | None, Field(default=None, min_length=1, max_length=128, description="The MES asset code (unique).")
 ]
+# A site's or line's code names it in a URL path segment (`/sites/{site}`): no slash.
+AssetCode = Annotated[
+    str | None,
+    Field(default=None, min_length=1, max_length=128, pattern=r"^[^/\x00]+$",
+          description="The MES asset code (unique; no slash)."),
+]  # fmt: skip
 
 
 class MachineChange(BaseModel):
@@ -58,7 +64,7 @@ class SiteChange(BaseModel):
         max_length=64,
         description="IANA time zone, e.g. Europe/Berlin: nightly trainings run by it.",
     )
-    external_code: MesCode = None
+    external_code: AssetCode = None
 
     @model_validator(mode="after")
     def _known_zone(self) -> SiteChange:
@@ -72,7 +78,7 @@ class SiteChange(BaseModel):
 class LineChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    external_code: MesCode = None
+    external_code: AssetCode = None
 
 
 class SiteOut(BaseModel):
@@ -91,7 +97,7 @@ class SiteIn(BaseModel):
 
     name: AssetName
     timezone: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone.")
-    external_code: MesCode = None
+    external_code: AssetCode = None
 
     @model_validator(mode="after")
     def _known_zone(self) -> SiteIn:
@@ -104,7 +110,7 @@ class LineIn(BaseModel):
 
     site: AssetName
     name: AssetName
-    external_code: MesCode = None
+    external_code: AssetCode = None
 
 
 class LineOut(BaseModel):

@@ -3,10 +3,16 @@ of sites and lines page by page and by creation time."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
+from api.assets import hierarchy
+from api.errors import ApiError
+from db.engine import transaction
+from db.tables import Machine
 from tests.api.conftest import Fleet, auth
 
 
@@ -134,3 +140,47 @@ def test_sites_and_lines_page_by_page_and_by_creation_time(
     assert len(client.get("/api/v1/sites", params={"until": later}, headers=viewer).json()["items"]) == 2
     bad = client.get("/api/v1/sites", params={"cursor": "not-a-cursor"}, headers=viewer)
     assert bad.status_code == 422 and set(bad.json()) == {"error", "detail"}
+
+
+def test_a_code_cannot_take_another_sites_name_and_a_name_or_path_wins_over_a_code(
+    client: TestClient, keys: dict[str, str], fleet: Fleet
+) -> None:
+    admin = auth(keys["admin"])
+    taken = client.patch("/api/v1/sites/s1", json={"external_code": "s2"}, headers=admin)
+    assert taken.status_code == 409 and taken.json()["error"] == "conflict"
+    assert (
+        client.patch("/api/v1/sites/s1", json={"external_code": "PLANT-A"}, headers=admin).status_code == 200
+    )
+    clash = client.post("/api/v1/sites", json={"name": "PLANT-A"}, headers=admin)
+    assert clash.status_code == 409 and "MES code" in clash.json()["detail"]
+    # A line's code has no slash, so it can never read as another line's path.
+    slash = client.patch("/api/v1/lines/s1/l1", json={"external_code": "s1/l2"}, headers=admin)
+    assert slash.status_code == 422
+    assert client.get("/api/v1/lines/s1/l2", headers=admin).json()["path"] == "s1/l2"
+
+
+def test_a_machine_added_while_its_line_is_retired_waits_and_is_refused(
+    fleet: Fleet, session_factory: sessionmaker[Session]
+) -> None:
+    with transaction(session_factory) as session:
+        session.get_one(Machine, fleet.ids["s1/l2/m4"]).retired_at = datetime.now(UTC)
+    outcome: list[str] = []
+    retiring = session_factory()
+    hierarchy.retire_line(retiring, "s1/l2")  # holds the line's row until it commits
+
+    def add() -> None:
+        with transaction(session_factory) as session:
+            try:
+                hierarchy.check_open_for_machines(session, "s1", "l2")
+                outcome.append("added")
+            except ApiError as refused:
+                outcome.append(str(refused.detail))
+
+    adding = threading.Thread(target=add)
+    adding.start()
+    adding.join(1.0)
+    assert adding.is_alive() and outcome == [], "the addition did not wait for the retirement"
+    retiring.commit()
+    retiring.close()
+    adding.join(10)
+    assert outcome == ["line s1/l2 is retired: nothing can be added to it"]

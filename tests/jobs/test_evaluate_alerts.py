@@ -161,6 +161,18 @@ def test_unhealthy_sensors_raise_their_own_alert_and_hold_prediction_alerts(
     assert [s["sensor"] for s in found[(stuck, "sensor_stuck")].detail["sensors"]] == ["temp"]
     assert figures["rul_low"] == {"held": 2, "opened": 1}
 
+    # Retiring the faulty sensor clears its alert: hot's temperature, and every sensor of the stuck
+    # machine (a machine with no sensor in service left is still visited, so its alert resolves).
+    with transaction(session_factory) as session:
+        for sensor in session.scalars(select(Sensor).where(Sensor.machine_id.in_([hot, stuck]))):
+            if sensor.machine_id == stuck or sensor.name == "temp":
+                sensor.retired_at = T0
+    _run(session_factory, T0, settings)
+    with transaction(session_factory) as session:
+        states = {(a.machine_id, a.rule): a.state for a in session.scalars(select(Alert))}
+    assert states[(hot, "sensor_out_of_range")] == "resolved"
+    assert states[(stuck, "sensor_stuck")] == "resolved"
+
 
 def test_escalation_once_shelving_expiry_and_retired_machines(session_factory: sessionmaker[Session]) -> None:
     with transaction(session_factory) as session:
