@@ -117,11 +117,19 @@ class PlantwatchClient:
     def _pages(
         self, path: str, params: dict[str, Any], *, max_items: int | None = None
     ) -> list[dict[str, Any]]:
-        """Every item of a cursor-paginated list (the first `max_items` when given)."""
+        """Every item of a cursor-paginated list (the first `max_items` when given). Pages as large as
+        `params["limit"]` asks, or the API's default page where its PLANTWATCH_API_MAX_PAGE is smaller."""
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
-            page = self._request("GET", path, params={**params, "cursor": cursor} if cursor else params)
+            asked = {**params, "cursor": cursor} if cursor else params
+            try:
+                page = self._request("GET", path, params=asked)
+            except ApiError as exc:
+                if exc.status != 422 or "limit" not in params or "query.limit" not in str(exc.detail):
+                    raise
+                params = {k: v for k, v in params.items() if k != "limit"}
+                continue
             items.extend(page.get("items") or [])
             cursor = page.get("next_cursor")
             if not cursor or (max_items is not None and len(items) >= max_items):

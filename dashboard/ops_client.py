@@ -28,6 +28,8 @@ from dashboard.ops_records import (
 )
 from dashboard.records import AlertStep, alert_step_from_json
 
+MODEL_VERSIONS_SHOWN = 500  # the newest: more than a year of nightly trainings of one scope
+
 
 def _params(**values: Any) -> dict[str, Any]:
     """Query parameters without the unset ones; datetimes as RFC 3339."""
@@ -57,7 +59,7 @@ class OpsClient(PlantwatchClient):
 
     def lines(self) -> list[str]:
         """Every line in service, as site/line."""
-        return [str(line["path"]) for line in self._pages("/lines", {"limit": 1000})]
+        return [str(line["path"]) for line in self._pages("/lines", {"limit": PAGE_LIMIT})]
 
     def inspection_image(self, inspection_id: int) -> bytes:
         return self._send("GET", f"/inspections/{int(inspection_id)}/image").content
@@ -69,10 +71,11 @@ class OpsClient(PlantwatchClient):
     # --- model registry ---------------------------------------------------------------------------
 
     def model_versions(
-        self, *, kind: str | None = None, scope: str | None = None, page_size: int = PAGE_LIMIT
-    ) -> list[ModelVersion]:
-        """Every registered version (following the cursor), newest first."""
-        raw = self._pages("/models", _params(kind=kind, scope=scope, limit=page_size))
+        self, *, kind: str | None = None, scope: str | None = None, page_size: int = PAGE_LIMIT,
+        most: int = MODEL_VERSIONS_SHOWN,
+    ) -> list[ModelVersion]:  # fmt: skip
+        """The newest `most` registered versions (following the cursor), newest first."""
+        raw = self._pages("/models", _params(kind=kind, scope=scope, limit=page_size), max_items=most)
         return [model_version_from_json(item) for item in raw]
 
     def promote(self, version_id: int) -> ModelVersion:

@@ -26,7 +26,14 @@ from jobs.silent import human_duration
 from plantwatch.settings import Settings
 from services import alerts
 from services.alert_engine import apply_severity
-from services.alert_rules import RULES, SENSOR_HEALTH_RULES, Thresholds, effective_thresholds, severity_for
+from services.alert_rules import (
+    RULES,
+    SENSOR_HEALTH_RULES,
+    ThresholdIndex,
+    Thresholds,
+    effective_thresholds,
+    severity_for,
+)
 
 PREDICTION_FIELDS = {"rul_low": "rul", "failure_probability_high": "failure_probability"}
 
@@ -58,7 +65,7 @@ def _detail(prediction: Prediction, value: float, thresholds: Thresholds) -> dic
 
 def evaluate_alerts(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
     line_of = lines_of_active_machines(session)
-    rules = rules_repo.list_rules(session)
+    rules = ThresholdIndex(rules_repo.list_rules(session))
     figures: dict[str, Any] = {"machines": len(line_of)}
     downtime = machines_in_downtime(session, now)
     figures["in_downtime"] = len(downtime)

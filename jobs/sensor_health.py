@@ -25,10 +25,9 @@ from db.repositories.sensor_windows import (
     sensors_of_active_machines,
 )
 from db.rollups import STATE_1M, watermarks
-from db.tables import AlertRule
 from plantwatch.settings import Settings
 from services.alert_engine import apply_severity
-from services.alert_rules import RULES, effective_thresholds, severity_for
+from services.alert_rules import RULES, ThresholdIndex, effective_thresholds, severity_for
 
 RANGE_WINDOW = timedelta(minutes=2)
 STUCK_COVERAGE = 0.8  # share of the stuck window the sensor must have reported in
@@ -86,7 +85,7 @@ def evaluate_sensor_health(
     session: Session,
     settings: Settings,
     now: datetime,
-    rules: Sequence[AlertRule],
+    rules: ThresholdIndex,
     line_of: dict[int, int],
     downtime: set[int],
 ) -> tuple[dict[str, Any], set[int]]:

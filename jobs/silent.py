@@ -13,7 +13,7 @@ from db.repositories.assets import last_seen_of_active_machines, lines_of_active
 from db.repositories.downtime import machines_in_downtime
 from plantwatch.settings import Settings
 from services import alerts
-from services.alert_rules import effective_thresholds, severity_for
+from services.alert_rules import ThresholdIndex, effective_thresholds, severity_for
 
 RULE = "silent"
 
@@ -43,7 +43,7 @@ def silent_machines(session: Session, settings: Settings, now: datetime) -> dict
     """
     machines = last_seen_of_active_machines(session)
     line_of = lines_of_active_machines(session)
-    rules = list_rules(session, RULE)
+    rules = ThresholdIndex(list_rules(session, RULE))
     silent: list[int] = []
     opened = 0
     downtime = machines_in_downtime(session, now)

@@ -117,24 +117,40 @@ def _from_row(row: AlertRule, source: str) -> Thresholds:
     return Thresholds(row.enabled, row.warning, row.critical, row.hysteresis, row.min_duration_s, source)
 
 
+class ThresholdIndex:
+    """Overrides by where they apply (a machine, a line, the plant), looked up in constant time: a page
+    of 1,000 machines against as many overrides would otherwise scan them all for each machine."""
+
+    def __init__(self, rows: Iterable[AlertRule]) -> None:
+        self.machine: dict[tuple[str, int], AlertRule] = {}
+        self.line: dict[tuple[str, int], AlertRule] = {}
+        self.plant: dict[str, AlertRule] = {}
+        for row in rows:
+            if row.machine_id is not None:
+                self.machine[(row.rule, row.machine_id)] = row
+            elif row.line_id is not None:
+                self.line[(row.rule, row.line_id)] = row
+            else:
+                self.plant[row.rule] = row
+
+    def effective(self, rule: str, machine_id: int, line_id: int, settings: Settings) -> Thresholds:
+        """The thresholds that apply to one machine: its own row, its line's, the plant's, or the default."""
+        for source, row in (
+            ("machine", self.machine.get((rule, machine_id))),
+            ("line", self.line.get((rule, line_id))),
+            ("plant", self.plant.get(rule)),
+        ):
+            if row is not None:
+                return _from_row(row, source)
+        return default_thresholds(rule, settings)
+
+
 def effective_thresholds(
-    rows: Iterable[AlertRule], rule: str, machine_id: int, line_id: int, settings: Settings
+    rows: Iterable[AlertRule] | ThresholdIndex, rule: str, machine_id: int, line_id: int, settings: Settings
 ) -> Thresholds:
-    """The thresholds that apply to one machine: its own row, its line's, the plant's, or the default."""
-    by_scope: dict[str, AlertRule] = {}
-    for row in rows:
-        if row.rule != rule:
-            continue
-        if row.machine_id == machine_id:
-            by_scope["machine"] = row
-        elif row.machine_id is None and row.line_id == line_id:
-            by_scope["line"] = row
-        elif row.machine_id is None and row.line_id is None:
-            by_scope["plant"] = row
-    for source in ("machine", "line", "plant"):
-        if source in by_scope:
-            return _from_row(by_scope[source], source)
-    return default_thresholds(rule, settings)
+    """The thresholds that apply to one machine (pass a ThresholdIndex when asking for many)."""
+    index = rows if isinstance(rows, ThresholdIndex) else ThresholdIndex(rows)
+    return index.effective(rule, machine_id, line_id, settings)
 
 
 def severity_for(worse: str, value: float, thresholds: Thresholds, current: str | None) -> str | None:
@@ -156,24 +172,24 @@ PREDICTION_RULES = ("rul_low", "failure_probability_high")
 SEVERITY_ORDER = ("ok", "warning", "critical")
 
 
-def prediction_rule_rows(session: Session) -> list[AlertRule]:
+def prediction_rule_index(session: Session) -> ThresholdIndex:
     """The overrides of the prediction rules, read once for a page of machines."""
-    return [row for rule in PREDICTION_RULES for row in repo.list_rules(session, rule)]
+    return ThresholdIndex(row for rule in PREDICTION_RULES for row in repo.list_rules(session, rule))
 
 
 def prediction_severity(
-    rows: Iterable[AlertRule], machine_id: int, line_id: int, rul: float | None, probability: float | None,
-    settings: Settings,
+    rules: Iterable[AlertRule] | ThresholdIndex, machine_id: int, line_id: int, rul: float | None,
+    probability: float | None, settings: Settings,
 ) -> str | None:  # fmt: skip
     """How the prediction rules in effect for a machine (its own, its line's or the plant's overrides,
     else the defaults) rate a prediction: critical, warning or ok; None when it has neither figure.
     Without hysteresis: a rating of this prediction alone, not of an alert's life."""
-    rows = list(rows)
+    index = rules if isinstance(rules, ThresholdIndex) else ThresholdIndex(rules)
     rated = []
     for rule, value in zip(PREDICTION_RULES, (rul, probability), strict=True):
         if value is None:
             continue
-        thresholds = effective_thresholds(rows, rule, machine_id, line_id, settings)
+        thresholds = index.effective(rule, machine_id, line_id, settings)
         found = severity_for(RULES[rule].worse, value, thresholds, None) if thresholds.enabled else None
         rated.append(found or "ok")
     return max(rated, key=SEVERITY_ORDER.index) if rated else None

@@ -46,14 +46,14 @@ class _Rating:
     """Rates predictions by the prediction rules in effect for each machine (overrides read once)."""
 
     def __init__(self, session: Session, settings: Settings) -> None:
-        self.rows = alert_rules.prediction_rule_rows(session)
+        self.rules = alert_rules.prediction_rule_index(session)
         self.settings = settings
 
     def __call__(self, machine: _MachineLike, row: Any | None) -> str | None:
         if row is None or row.status in ("pending", "withheld"):
             return None
         return alert_rules.prediction_severity(
-            self.rows, machine.id, machine.line_id, row.rul, row.failure_probability, self.settings
+            self.rules, machine.id, machine.line_id, row.rul, row.failure_probability, self.settings
         )
 
 

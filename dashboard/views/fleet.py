@@ -83,12 +83,12 @@ def _tables(
     machines: list[Machine],
     health: dict[int, Health] | None,
     alerts: list[Alert] | None,
+    per_machine: dict[str, int] | None,
     now: datetime,
     stale_after_s: float,
 ) -> None:
     """One line: its machines with their sensors' latest values. Many: one table of all their machines,
     most urgent first (one widget, not one per line: 1,000 machines stay fast and sort as one)."""
-    per_machine = None if alerts is None else open_alerts_by_machine(alerts)
     on_lines = line_alert_counts(alerts or [])
     lines = group_by_line(machines)
     for site, line in lines:
@@ -174,7 +174,7 @@ def fleet_body() -> None:
     per_machine = None if alerts is None else open_alerts_by_machine(alerts)
     grid = grid_chart(shown, health, per_machine, now, stale_after_s)
     st.vega_lite_chart(spec=grid, key="fleet_grid", width="content" if "width" in grid else "stretch")
-    _tables(shown, health, alerts, now, stale_after_s)
+    _tables(shown, health, alerts, per_machine, now, stale_after_s)
     minutes = f"{stale_after_s / 60:g} min"
     st.caption(f"Updated {now.astimezone(session.display_tz()):%H:%M:%S}. ⚠ = no reading for over {minutes}.")
 

@@ -123,9 +123,14 @@ def quality_body() -> None:
     with left:
         line_path = _pick_line(lines, default=next(iter(stations_of)))
     site, line = line_path.split("/", 1)
-    stations = stations_of.get(line_path) or _stations(
-        client.inspections(site=site, line=line, limit=SCAN_LIMIT)
-    ).get(line_path, [])
+    stations = stations_of.get(line_path)
+    if stations is None:  # a line whose cameras sent none of the newest images: its own
+        try:
+            own = client.inspections(site=site, line=line, limit=SCAN_LIMIT)
+        except ApiError as exc:
+            session.show_api_error(exc, "list the line's inspections")
+            return
+        stations = _stations(own).get(line_path, [])
     station_choice = str(middle.selectbox("Station", [ALL, *stations], key="quality_station"))
     station = None if station_choice == ALL else station_choice
     range_label = str(right.radio("Time range", list(RANGES), index=1, horizontal=True, key="quality_range"))

@@ -24,7 +24,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from api.app import create_app
-    from api.metrics import request_registry
+    from api.metrics import MULTIPROCESS_DIR_ENV, request_registry
 
     options: dict[str, Any] = {
         "log_level": settings.log_level.lower(),
@@ -106,8 +106,11 @@ def serve(settings: Settings, host: str, port: int) -> None:
     }
     setup_request_logging(settings)
     if settings.api_workers <= 1:
-        serve_metrics(settings, "api")
-        uvicorn.run(_frozen(create_app(settings)), host=host, port=port, **options)
+        # One process: its own registry, unless a multiprocess directory was given (then emptied first).
+        given = MULTIPROCESS_DIR_ENV in os.environ
+        with shared_metrics_dir() if given else nullcontext():
+            serve_metrics(settings, "api", request_registry())
+            uvicorn.run(_frozen(create_app(settings)), host=host, port=port, **options)
         return
     sock = listener(host, port)
     with shared_metrics_dir() as metrics_dir:

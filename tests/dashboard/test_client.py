@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from dashboard.client import ApiError, PlantwatchClient
 from dashboard.formatting import fleet_counts, relative_age, sensor_values
+from dashboard.ops_client import OpsClient
 from plantwatch.embedded import free_port
+from plantwatch.settings import Settings
 from tests.dashboard.conftest import ApiServer, Seed
 
 
@@ -116,3 +119,16 @@ def test_never_seen_machines_count_as_silent(client: PlantwatchClient) -> None:
     table = sensor_values([m for m in machines if m.line == "press"])
     assert list(table.columns) == ["temperature [°C]", "vibration"]
     assert list(table["temperature [°C]"]) == [71.25, 55.5]
+
+
+def test_lists_still_read_whole_where_the_api_allows_smaller_pages(
+    migrated_url: str, seed: Seed, tmp_path: Path
+) -> None:
+    small = ApiServer(Settings(database_url=migrated_url, var_dir=tmp_path, api_max_page=2))
+    small.start()
+    try:
+        client = OpsClient(small.url, seed.engineer_key)
+        assert len(client.machines()) == 4  # asked 1,000 a page: refused (422), then default pages of 2
+        assert len(client.jobs()) > 2 and len(client.alert_rules()) > 2
+    finally:
+        small.stop()
