@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import ReadKey, SessionDep, SettingsDep
-from api.machines import service
+from api.machines import series, service
 from api.machines.csv import series_csv
 from api.machines.schemas import BucketedSeriesOut, MachineOut, SeriesOut
 from api.pagination import Page, TimeRangeDep
@@ -72,7 +72,7 @@ def _rfc3339(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
-def _next_headers(request: Request, more: service.NextPoints | None) -> dict[str, str]:
+def _next_headers(request: Request, more: series.NextPoints | None) -> dict[str, str]:
     """`Link: rel="next"` and `X-Truncated` of a series cut at its limit; none for a whole one."""
     if more is None:
         return {}
@@ -119,7 +119,7 @@ def get_readings(
     ] = "json",
 ) -> Response:
     if format == "json":
-        body, more = service.sensor_series_json(
+        body, more = series.sensor_series_json(
             session,
             machine,
             sensor=sensor,
@@ -130,12 +130,12 @@ def get_readings(
             cache=series_cache,
         )
         return Response(body, media_type="application/json", headers=_next_headers(request, more))
-    series, more = service.sensor_series_page(
+    page, more = series.sensor_series_page(
         session, machine, sensor=sensor, start=start, end=end, limit=limit, bucket=bucket
     )
-    filename = f"{series.machine.replace('/', '_')}_{series.sensor}.csv"
+    filename = f"{page.machine.replace('/', '_')}_{page.sensor}.csv"
     return Response(
-        series_csv(series),
+        series_csv(page),
         media_type="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.machines.service import sensor_series
+from api.machines.series import sensor_series
 from db.engine import transaction
 from tests.api.conftest import auth
 from tests.api.readings_data import COUNT, T0, URL, Seeded, direct, get, roll_up, seed_readings

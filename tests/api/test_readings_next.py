@@ -15,7 +15,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.machines.service import sensor_series
+from api.machines.series import sensor_series
 from tests.api.conftest import T0, Fleet, auth
 
 URL = "/api/v1/machines/s1/l1/m1/readings"

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.machines.service import sensor_series
+from api.machines.series import sensor_series
 from api.series_cache import ENTRY_OVERHEAD_BYTES, SeriesCache
 from db.engine import transaction
 from db.repositories.retention import delete_rollups_1m_before
