@@ -1,4 +1,4 @@
-"""HTTP routes of dead letters: list and summarise them (engineer, admin), ask for a replay (admin)."""
+"""HTTP routes of dead letters: list and summarise them (any key), ask for a replay (admin)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from fastapi import APIRouter, Depends, Query
 
 from api.dead_letters import service
 from api.dead_letters.schemas import DeadLetterOut, DeadLetterSummaryOut, ReasonText, ReplayIn, ReplayOut
-from api.deps import SessionDep, SettingsDep, require_role
+from api.deps import ReadKey, SessionDep, SettingsDep, require_role
 from api.pagination import Page, TimeRangeDep
 from api.schemas import ERROR_RESPONSES
 from db.tables import ApiKey
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"], responses=ERROR_RESPONSES)
 
-EngineerKey = Annotated[ApiKey, Depends(require_role("engineer"))]
 AdminKey = Annotated[ApiKey, Depends(require_role())]
 
 
@@ -23,7 +22,7 @@ AdminKey = Annotated[ApiKey, Depends(require_role())]
 def list_dead_letters(
     session: SessionDep,
     settings: SettingsDep,
-    _key: EngineerKey,
+    _key: ReadKey,
     period: TimeRangeDep,
     reason: Annotated[ReasonText | None, Query(description="Only this reason, e.g. not_json.")] = None,
     replayed: Annotated[
@@ -46,7 +45,7 @@ def list_dead_letters(
 
 
 @router.get("/summary", summary="How many dead letters, by reason")
-def summary(session: SessionDep, _key: EngineerKey) -> DeadLetterSummaryOut:
+def summary(session: SessionDep, _key: ReadKey) -> DeadLetterSummaryOut:
     return service.summary(session)
 
 
