@@ -29,11 +29,14 @@ MachineRef = Annotated[
 ]
 
 
-@router.get("", summary="List machines", response_model=Page[MachineOut])
+@router.get(
+    "", summary="List machines (registered within since/until, when given)", response_model=Page[MachineOut]
+)
 def list_machines(
     session: SessionDep,
     settings: SettingsDep,
     _key: ReadKey,
+    registered: TimeRangeDep,
     site: Annotated[NameText | None, Query(description="Only machines of this site.")] = None,
     line: Annotated[NameText | None, Query(description="Only machines of lines with this name.")] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page.")] = None,
@@ -42,8 +45,9 @@ def list_machines(
     ] = None,
 ) -> Response:
     page = service.list_machines_json(
-        session, site=site, line=line, cursor=cursor, limit=limit, max_page=settings.api_max_page
-    )
+        session, site=site, line=line, registered=registered, cursor=cursor, limit=limit,
+        max_page=settings.api_max_page,
+    )  # fmt: skip
     return Response(page, media_type=JSON)
 
 

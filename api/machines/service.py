@@ -12,7 +12,7 @@ from api.errors import not_found
 from api.machines.schemas import (
     MachineOut,
 )
-from api.pagination import decode_id_cursor, encode_cursor, page_size
+from api.pagination import TimeRange, decode_id_cursor, encode_cursor, page_size
 from db.repositories import assets as assets_repo
 from db.repositories import machine_listing as listing_repo
 from db.repositories.machine_listing import MachineRow
@@ -66,6 +66,7 @@ def list_machines_json(
     *,
     site: str | None,
     line: str | None,
+    registered: TimeRange,
     cursor: str | None,
     limit: int | None,
     max_page: int,
@@ -75,7 +76,10 @@ def list_machines_json(
     limit = page_size(limit, max_page, "machines")
     after_id = decode_id_cursor(cursor)
     # One extra row tells whether another page follows, so the last page has no cursor.
-    rows = listing_repo.machine_rows(session, site=site, line=line, after_id=after_id, limit=limit + 1)
+    rows = listing_repo.machine_rows(
+        session, site=site, line=line, created=(registered.since, registered.until), after_id=after_id,
+        limit=limit + 1,
+    )  # fmt: skip
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
     # NaN and infinities as null, as the model writes them (ingest refuses them; a value written

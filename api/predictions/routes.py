@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.answer_cache import CachedAnswerDep
 from api.deps import ReadKey, SessionDep, SettingsDep
-from api.pagination import Page
+from api.pagination import Page, TimeRangeDep
 from api.predictions import service
 from api.predictions.schemas import MachineHealthOut, PredictRulIn, PredictRulOut
 from api.responses import json_response
@@ -22,13 +22,17 @@ router = APIRouter(tags=["health and predictions"], responses=ERROR_RESPONSES)
 
 
 @router.get(
-    "/health", summary="Latest health and RUL of every machine, by id", response_model=Page[MachineHealthOut]
+    "/health",
+    summary="Latest health and RUL of every machine, by id (since/until: only those whose latest "
+    "prediction was made then, e.g. since the last poll)",
+    response_model=Page[MachineHealthOut],
 )
 def fleet_health(
     session: SessionDep,
     settings: SettingsDep,
     _key: ReadKey,
     answer: CachedAnswerDep,
+    predicted: TimeRangeDep,
     site: Annotated[NameText | None, Query(description="Only machines of this site.")] = None,
     line: Annotated[NameText | None, Query(description="Only machines of lines with this name.")] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page.")] = None,
@@ -43,6 +47,7 @@ def fleet_health(
             settings,
             site=site,
             line=line,
+            predicted=predicted,
             cursor=cursor,
             limit=limit,
             max_page=settings.api_max_page,

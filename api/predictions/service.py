@@ -120,14 +120,16 @@ def fleet_health(
     *,
     site: str | None,
     line: str | None,
+    predicted: TimeRange,
     cursor: str | None,
     limit: int | None,
     max_page: int,
 ) -> Page[MachineHealthOut]:
     limit = page_size(limit, max_page, "machines")
     machines = assets_repo.machine_refs(
-        session, site=site, line=line, after_id=decode_id_cursor(cursor), limit=limit + 1
-    )
+        session, site=site, line=line, after_id=decode_id_cursor(cursor), limit=limit + 1,
+        predicted=(predicted.since, predicted.until),
+    )  # fmt: skip
     page = machines[:limit]
     latest = predictions_repo.latest_health(session, [m.id for m in page])
     rate = _Rating(session, settings)

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from db.rollups import STATE_SEALED, VERSION, SealedState
-from db.tables import Line, Machine, Sensor, Site
+from db.tables import Line, Machine, Prediction, Sensor, Site
 
 
 def machine_path(site: str, line: str, machine: str) -> str:
@@ -133,10 +133,12 @@ def register_sensors(session: Session, machine_id: int, names: Iterable[str]) ->
 
 
 def machine_refs(
-    session: Session, *, site: str | None, line: str | None, after_id: int, limit: int
-) -> Sequence[Row[int, str, str | None, int]]:
+    session: Session, *, site: str | None, line: str | None, after_id: int, limit: int,
+    predicted: tuple[datetime | None, datetime | None] = (None, None),
+) -> Sequence[Row[int, str, str | None, int]]:  # fmt: skip
     """(id, path, machine_type, line_id) of active machines by id after `after_id`: a page of machines
-    for lists that need no more of them, read without building ORM objects."""
+    for lists that need no more of them, read without building ORM objects. `predicted`: only those
+    whose newest prediction was made in [since, until)."""
     query = (
         select(Machine.id, Machine.path, Machine.machine_type, Machine.line_id)
         .join(Line, Line.id == Machine.line_id)
@@ -149,6 +151,14 @@ def machine_refs(
         query = query.where(Site.name == site)
     if line is not None:
         query = query.where(Line.name == line)
+    since, until = predicted
+    if since is not None or until is not None:
+        newest = select(func.max(Prediction.made_at)).where(Prediction.machine_id == Machine.id)
+        newest_at = newest.scalar_subquery()
+        if since is not None:
+            query = query.where(newest_at >= since)
+        if until is not None:
+            query = query.where(newest_at < until)
     return session.execute(query).all()
 
 

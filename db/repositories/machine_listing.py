@@ -59,6 +59,8 @@ WHERE m.id > :after_id
   AND (CAST(:site AS text) IS NULL OR s.name = :site)
   AND (CAST(:line AS text) IS NULL OR l.name = :line)
   AND (:include_retired OR m.retired_at IS NULL)
+  AND (CAST(:created_since AS timestamptz) IS NULL OR m.created_at >= CAST(:created_since AS timestamptz))
+  AND (CAST(:created_until AS timestamptz) IS NULL OR m.created_at < CAST(:created_until AS timestamptz))
 ORDER BY m.id
 LIMIT :limit
 """
@@ -71,14 +73,16 @@ def machine_rows(
     ids: Sequence[int] | None = None,
     site: str | None = None,
     line: str | None = None,
+    created: tuple[datetime | None, datetime | None] = (None, None),
     after_id: int = 0,
     limit: int = 100,
     include_retired: bool = False,
 ) -> list[MachineRow]:
-    """Machines by id after `after_id` (only `ids` when given; retired ones only with
-    `include_retired`), at most `limit`, each with its sensors and newest reading."""
+    """Machines by id after `after_id` (only `ids` when given; registered within `created`; retired
+    ones only with `include_retired`), at most `limit`, each with its sensors and newest reading."""
     params: dict[str, Any] = {
         "ids": list(ids) if ids is not None else None, "site": site, "line": line,
         "after_id": after_id, "include_retired": include_retired, "limit": limit,
+        "created_since": created[0], "created_until": created[1],
     }  # fmt: skip
     return [MachineRow(*row) for row in session.execute(_LISTING, params).all()]
