@@ -17,7 +17,7 @@ from db.tables import ApiKey
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=ERROR_RESPONSES)
 EngineerKey = Annotated[ApiKey, Depends(require_role("engineer"))]
-OutcomeKey = Annotated[ApiKey, Depends(require_role("engineer", "mes"))]
+OutcomeKey = Annotated[ApiKey, Depends(require_role("mes"))]  # work-order outcomes come from the MES
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 REFUSED: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "Not allowed in the alert's state (the detail says why)."}

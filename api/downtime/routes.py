@@ -16,7 +16,7 @@ from db.base import utcnow
 from db.tables import ApiKey
 
 router = APIRouter(prefix="/downtime", tags=["downtime"], responses=ERROR_RESPONSES)
-WriterKey = Annotated[ApiKey, Depends(require_role("engineer", "mes"))]
+WriterKey = Annotated[ApiKey, Depends(require_role("mes"))]  # planned downtime is the MES's
 
 
 @router.post(

@@ -30,7 +30,7 @@ def test_record_list_and_withdraw(client: TestClient, keys: dict[str, str], flee
         ends_at=(now + timedelta(hours=2)).isoformat(), reason="bearing swap", work_order_id="WO-7",
     )  # fmt: skip
     assert (machine["machine"], machine["line"], machine["created_by"]) == ("s1/l1/m1", None, "mes-key")
-    line = _post(client, keys["engineer"], line="s1/l2", starts_at=(now - timedelta(days=2)).isoformat(),
+    line = _post(client, keys["mes"], line="s1/l2", starts_at=(now - timedelta(days=2)).isoformat(),
                  ends_at=(now - timedelta(days=1)).isoformat())  # fmt: skip
     assert line["line"] == "s1/l2"
 

@@ -15,7 +15,8 @@ from tests.api.conftest import Fleet, auth
 
 READ = {"viewer", "engineer", "mes", "admin"}
 ENGINEER = {"engineer", "admin"}
-WRITER = {"engineer", "mes", "admin"}  # events, outcomes, downtime, uploads
+WRITER = {"engineer", "mes", "admin"}  # events, uploads
+MES = {"mes", "admin"}  # work-order outcomes, planned downtime
 ADMIN = {"admin"}
 OPEN = None  # probes: no key needed
 
@@ -37,9 +38,9 @@ ROLES: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/v1/models/{kind}/retrain"): ADMIN,
     ("POST", "/api/v1/machines/{machine}/events"): WRITER,
     ("GET", "/api/v1/machines/{machine}/events"): READ,
-    ("POST", "/api/v1/downtime"): WRITER,
+    ("POST", "/api/v1/downtime"): MES,
     ("GET", "/api/v1/downtime"): READ,
-    ("DELETE", "/api/v1/downtime/{window_id}"): WRITER,
+    ("DELETE", "/api/v1/downtime/{window_id}"): MES,
     ("GET", "/api/v1/alert-rules"): READ,
     ("PUT", "/api/v1/alert-rules/{rule}"): ADMIN,
     ("DELETE", "/api/v1/alert-rules/{rule}"): ADMIN,
@@ -51,7 +52,7 @@ ROLES: dict[tuple[str, str], set[str] | None] = {
     ("POST", "/api/v1/alerts/{alert_id}/comments"): ENGINEER,
     ("POST", "/api/v1/alerts/{alert_id}/shelve"): ENGINEER,
     ("DELETE", "/api/v1/alerts/{alert_id}/shelve"): ENGINEER,
-    ("POST", "/api/v1/alerts/{alert_id}/outcome"): WRITER,
+    ("POST", "/api/v1/alerts/{alert_id}/outcome"): MES,
     ("POST", "/api/v1/machines"): ADMIN,
     ("GET", "/api/v1/machines"): READ,
     ("POST", "/api/v1/machines/{machine}/sensors"): ADMIN,
