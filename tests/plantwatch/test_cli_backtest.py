@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -15,16 +12,6 @@ from db.engine import transaction
 from db.repositories.assets import register_machine
 from db.tables import BacktestPin
 from plantwatch.cli import app
-from plantwatch.settings import get_settings
-
-
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("PLANTWATCH_VAR_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_backtest_pins_and_unpins(cli: CliRunner, session_factory: sessionmaker[Session]) -> None:

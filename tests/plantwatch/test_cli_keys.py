@@ -4,10 +4,8 @@ is revoked, and both writes are in the audit log with the operating-system user.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,16 +14,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from db.tables import AuditEntry
 from plantwatch.cli import app
-from plantwatch.settings import Settings, get_settings
-
-
-@pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("PLANTWATCH_VAR_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+from plantwatch.settings import Settings
 
 
 def test_a_key_made_with_the_cli_works_until_revoked_and_both_are_audited(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,21 +12,17 @@ from typer.testing import CliRunner
 from db.engine import transaction
 from db.tables import AuditEntry
 from plantwatch.cli import app
-from plantwatch.settings import get_settings
 from tests.jobs.plant import add_machine
 
 TINY = {"WINDOW": "4", "CAP": "15", "EPOCHS": "1", "LSTM_UNITS": "4"}
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("PLANTWATCH_VAR_DIR", str(tmp_path / "var"))
+def cli(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The shared `cli` (tests/plantwatch/conftest.py) with tiny RUL models."""
     for name, value in TINY.items():
         monkeypatch.setenv(f"PLANTWATCH_RUL_{name}", value)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+    return cli
 
 
 def test_train_then_list_promote_and_roll_back(
