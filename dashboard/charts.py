@@ -1,11 +1,13 @@
-"""Vega-Lite charts shared by the pages (see dashboard.vega): a sensor trend with its normal band and
-event markers, a p-chart of defect rates with control limits, and training curves."""
+"""Charts shared by the pages (built with Altair, see dashboard.vega): a sensor trend with its normal
+band and event markers, a p-chart of defect rates with control limits, and training curves."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
+import altair as alt
 import pandas as pd
 
 from dashboard.ops_records import QualitySample
@@ -17,11 +19,14 @@ from dashboard.vega import (
     event_layers,
     events_in,
     level_rule,
+    named,
+    one_row,
     time_tooltip,
     time_x,
     wall_ms,
     window,
     window_layer,
+    with_data,
 )
 
 LINE_COLOUR = "#1f77b4"
@@ -55,53 +60,41 @@ def trend_chart(
             "max": [p.max for p in points],
         }
     )
-    layers: list[Spec] = []
+    datasets = {"points": data, "events": events_in(events, start, end, tz), "window": window(start, end, tz)}
+    return with_data(_trend_layout(sensor, unit, normal_min, normal_max, spread), datasets)
+
+
+@functools.lru_cache(maxsize=256)
+def _trend_layout(
+    sensor: str, unit: str | None, normal_min: float | None, normal_max: float | None, spread: bool
+) -> Spec:
+    layers: list[alt.Chart] = []
     if normal_min is not None and normal_max is not None:
         layers.append(
-            {
-                "data": {"values": [{}]},
-                "mark": {"type": "rect", "color": BAND_COLOUR, "opacity": 0.12},
-                "encoding": {"y": {"datum": normal_min}, "y2": {"datum": normal_max}},
-                "name": "normal range",
-            }
+            one_row(low=normal_min, high=normal_max)
+            .mark_rect(color=BAND_COLOUR, opacity=0.12)
+            .encode(y=alt.datum(normal_min), y2=alt.datum(normal_max))
         )
     layers += [level_rule(bound, BAND_COLOUR) for bound in (normal_min, normal_max) if bound is not None]
     if spread:
         layers.append(
-            {
-                "data": {"name": "points"},
-                "mark": {"type": "area", "color": SPREAD_COLOUR, "opacity": 0.2},
-                "encoding": {
-                    "x": time_x(),
-                    "y": {"field": "min", "type": "quantitative"},
-                    "y2": {"field": "max"},
-                },
-            }
+            named("points")
+            .mark_area(color=SPREAD_COLOUR, opacity=0.2)
+            .encode(x=time_x(), y="min:Q", y2="max")
         )
     suffix = f" {unit}" if unit else ""
     layers.append(
-        {
-            "data": {"name": "points"},
-            "mark": {"type": "line", "color": LINE_COLOUR, "strokeWidth": 1.5},
-            "encoding": {
-                "x": time_x(),
-                "y": {
-                    "field": "value",
-                    "type": "quantitative",
-                    "title": unit or None,
-                    "scale": {"zero": False},
-                },
-                "tooltip": [
-                    time_tooltip(),
-                    {"field": "value", "type": "quantitative", "title": sensor + suffix, "format": ".4g"},
-                ],
-            },
-            "params": [ZOOM],
-        }
+        named("points")
+        .mark_line(color=LINE_COLOUR, strokeWidth=1.5)
+        .encode(
+            x=time_x(),
+            y=alt.Y("value:Q", title=unit or None, scale=alt.Scale(zero=False)),
+            tooltip=[time_tooltip(), alt.Tooltip("value:Q", title=sensor + suffix, format=".4g")],
+        )
+        .add_params(ZOOM)
     )
     layers += [*event_layers(), window_layer()]
-    datasets = {"points": data, "events": events_in(events, start, end, tz), "window": window(start, end, tz)}
-    return chart(f"{sensor} [{unit}]" if unit else sensor, 240, layers, datasets)
+    return chart(f"{sensor} [{unit}]" if unit else sensor, 240, layers)
 
 
 def p_chart(samples: Sequence[QualitySample], *, title: str, tz: tzinfo) -> Spec:
@@ -119,54 +112,55 @@ def p_chart(samples: Sequence[QualitySample], *, title: str, tz: tzinfo) -> Spec
             "out of control": [s.out_of_control for s in samples],
         }
     )
-    colours = {"domain": list(LIMITS), "range": [colour for colour, _ in LIMITS.values()]}
-    dashes = {"domain": list(LIMITS), "range": [dash for _, dash in LIMITS.values()]}
-    legend = {"orient": "bottom", "title": None}
-    x, y = (
-        time_x(),
-        {"field": "value", "type": "quantitative", "title": "defect rate", "axis": {"format": ".0%"}},
+    return with_data(_p_layout(title), {"samples": data})
+
+
+@functools.lru_cache(maxsize=64)
+def _p_layout(title: str) -> Spec:
+    series = list(LIMITS)
+    limit_series: list[str | alt.FieldName] = [*series[1:]]  # the rate is a line of its own
+    colours = alt.Scale(domain=series, range=[colour for colour, _ in LIMITS.values()])
+    dashes = alt.Scale(domain=series, range=[dash for _, dash in LIMITS.values()])
+
+    def rate_y(field: str) -> alt.Y:
+        return alt.Y(field=field, type="quantitative", title="defect rate", axis=alt.Axis(format=".0%"))
+
+    limits = (
+        named("samples")
+        .transform_fold(limit_series, as_=["series", "value"])
+        .mark_line(interpolate="step", strokeWidth=1)
+        .encode(
+            x=time_x(),
+            y=rate_y("value"),
+            color=alt.Color("series:N", scale=colours, legend=alt.Legend(orient="bottom", title=None)),
+            strokeDash=alt.StrokeDash("series:N", scale=dashes, legend=None),
+        )
     )
-    limits = {
-        "data": {"name": "samples"},
-        "transform": [{"fold": list(LIMITS)[1:], "as": ["series", "value"]}],
-        "mark": {"type": "line", "interpolate": "step", "strokeWidth": 1},
-        "encoding": {
-            "x": x,
-            "y": y,
-            "color": {"field": "series", "type": "nominal", "scale": colours, "legend": legend},
-            "strokeDash": {"field": "series", "type": "nominal", "scale": dashes, "legend": None},
-        },
-    }
-    rate = {
-        "data": {"name": "samples"},
-        "mark": {"type": "line", "strokeWidth": 1.5},
-        "encoding": {
-            "x": x,
-            "y": {**y, "field": "defect rate"},
-            # Its legend entry comes from the limits' legend, whose colour scale names all four lines.
-            "color": {"value": LIMITS["defect rate"][0]},
-        },
-    }
-    markers = {
-        "data": {"name": "samples"},
-        "mark": {"type": "point", "filled": True, "size": 50, "opacity": 1},
-        "encoding": {
-            "x": x,
-            "y": {"field": "defect rate", "type": "quantitative"},
-            "color": {
-                "condition": {"test": "datum['out of control']", "value": OUT_OF_CONTROL},
-                "value": LINE_COLOUR,
-            },
-            "tooltip": [
+    # Its legend entry comes from the limits' legend, whose colour scale names all four lines.
+    rate = (
+        named("samples")
+        .mark_line(strokeWidth=1.5, color=LIMITS["defect rate"][0])
+        .encode(x=time_x(), y=rate_y("defect rate"))
+    )
+    markers = (
+        named("samples")
+        .mark_point(filled=True, size=50, opacity=1)
+        .encode(
+            x=time_x(),
+            y="defect rate:Q",
+            color=alt.when("datum['out of control']")
+            .then(alt.value(OUT_OF_CONTROL))
+            .otherwise(alt.value(LINE_COLOUR)),
+            tooltip=[
                 time_tooltip(fmt="%Y-%m-%d %H:%M"),
-                {"field": "defect rate", "type": "quantitative", "format": ".1%"},
-                {"field": "defective", "type": "quantitative"},
-                {"field": "inspected", "type": "quantitative"},
-                {"field": "upper limit", "type": "quantitative", "format": ".1%"},
+                alt.Tooltip("defect rate:Q", format=".1%"),
+                "defective:Q",
+                "inspected:Q",
+                alt.Tooltip("upper limit:Q", format=".1%"),
             ],
-        },
-    }
-    return chart(title, 320, [limits, rate, markers], {"samples": data})
+        )
+    )
+    return chart(title, 320, [limits, rate, markers])
 
 
 def curves_chart(curves: dict[str, list[float]], *, title: str) -> Spec:
@@ -179,20 +173,19 @@ def curves_chart(curves: dict[str, list[float]], *, title: str) -> Spec:
         ],
         columns=["epoch", "series", "value"],
     )
-    line = {
-        "data": {"name": "curves"},
-        "mark": {"type": "line", "point": True},
-        "encoding": {
-            "x": {"field": "epoch", "type": "quantitative", "axis": {"tickMinStep": 1}},
-            "y": {"field": "value", "type": "quantitative", "title": None, "scale": {"zero": False}},
-            "color": {
-                "field": "series",
-                "type": "nominal",
-                "title": None,
-                "legend": {"orient": "bottom"},
-                "sort": list(curves),
-            },
-            "tooltip": [{"field": "series"}, {"field": "epoch"}, {"field": "value", "format": ".4g"}],
-        },
-    }
-    return chart(title, 300, [line], {"curves": data})
+    return with_data(_curves_layout(title, tuple(curves)), {"curves": data})
+
+
+@functools.lru_cache(maxsize=64)
+def _curves_layout(title: str, series: tuple[str, ...]) -> Spec:
+    line = (
+        named("curves")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom"), sort=list(series)),
+            tooltip=["series:N", "epoch:Q", alt.Tooltip("value:Q", format=".4g")],
+        )
+    )
+    return chart(title, 300, [line])

@@ -1,21 +1,23 @@
 """The Fleet page's health, without Streamlit: the colour band of each machine's latest prediction,
-the grid of squares (a Vega-Lite spec), the table of one line (health, RUL, failure probability, open
+the grid of squares (an Altair chart), the table of one line (health, RUL, failure probability, open
 alerts, last seen, latest values, link) or of many (the same with the line, most urgent first, without
 the sensors' values), and the fleet's counts per band. Tested directly.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import altair as alt
 import pandas as pd
 
 from dashboard.formatting import group_by_line, last_seen_label, machine_url, sensor_values
 from dashboard.records import Alert, Health, Machine
-from dashboard.vega import Spec, colour_by, rows_chart
+from dashboard.vega import Spec, colour_by, named, rows_chart, with_data
 
 BANDS = ("critical", "warning", "ok", "none")
 BAND_LABELS = {"critical": "🔴 critical", "warning": "🟠 warning", "ok": "🟢 ok", "none": "⚪ no prediction"}
@@ -167,23 +169,29 @@ def grid_chart(
                 "last seen": last_seen_label(machine.last_activity, now, stale_after_s),
                 "url": machine_url(machine.path),
             })  # fmt: skip
-    tooltip = [{"field": name} for name in ("line", "machine", "band", "RUL")]
-    tooltip += [{"field": "P(failure)", "format": ".0%"}, {"field": "open alerts"}, {"field": "last seen"}]
-    cell = {
-        "data": {"name": "cells"},
-        "mark": {"type": "rect", "stroke": "white", "strokeWidth": 1, "cursor": "pointer"},
-        "encoding": {
-            "x": {"field": "slot", "type": "ordinal", "axis": None},
-            "y": {"field": "line", "type": "nominal", "title": None},
-            "color": colour_by("band", BAND_COLOURS, BAND_COLOURS["none"]),
-            "href": {"field": "url"},
-            "tooltip": tooltip,
-        },
-    }
-    spec = rows_chart("Health grid: a square per machine; click one to open it", GRID_ROW_PX, [cell],
-                      {"cells": pd.DataFrame(cells)})  # fmt: skip
     longest = max((len(members) for members in lines.values()), default=0)
-    if longest <= SQUARES_FIT:  # few per line: squares, not long bars
-        spec["width"] = {"step": GRID_ROW_PX}
-        spec.pop("autosize")
-    return spec
+    squares = longest <= SQUARES_FIT  # few per line: squares, not long bars
+    return with_data(_grid_layout(squares), {"cells": pd.DataFrame(cells)})
+
+
+@functools.lru_cache(maxsize=2)
+def _grid_layout(squares: bool) -> Spec:
+    tooltip = ["line:N", "machine:N", "band:N", "RUL:Q", alt.Tooltip("P(failure):Q", format=".0%"),
+               "open alerts:Q", "last seen:N"]  # fmt: skip
+    cell = (
+        named("cells")
+        .mark_rect(stroke="white", strokeWidth=1, cursor="pointer")
+        .encode(
+            x=alt.X("slot:O", axis=None),
+            y=alt.Y("line:N", title=None),
+            color=colour_by("band", BAND_COLOURS, BAND_COLOURS["none"]),
+            href="url:N",
+            tooltip=tooltip,
+        )
+    )
+    return rows_chart(
+        "Health grid: a square per machine; click one to open it",
+        GRID_ROW_PX,
+        [cell],
+        column_px=GRID_ROW_PX if squares else None,
+    )

@@ -1,12 +1,14 @@
-"""Vega-Lite charts of the Machine page's health (see dashboard.vega): predicted RUL over time with its
-interval and the events marked, the sensors driving the current prediction, and the machine's alerts
-as a timeline."""
+"""Charts of the Machine page's health (built with Altair, see dashboard.vega): predicted RUL over
+time with its interval and the events marked, the sensors driving the current prediction, and the
+machine's alerts as a timeline."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
+import altair as alt
 import pandas as pd
 
 from dashboard.records import Alert, Driver, Event, Health
@@ -18,12 +20,14 @@ from dashboard.vega import (
     event_layers,
     events_in,
     level_rule,
+    named,
     rows_chart,
     time_tooltip,
     time_x,
     wall_ms,
     window,
     window_layer,
+    with_data,
 )
 
 RUL_TITLE = "Predicted RUL"
@@ -65,67 +69,66 @@ def rul_chart(
             "status": [h.status for h in scored],
         }
     )
-    band = {
-        "data": {"name": "predictions"},
-        "transform": [{"filter": "isValid(datum.low) && isValid(datum.high)"}],
-        "mark": {"type": "area", "color": INTERVAL_COLOUR, "opacity": 0.2},
-        "encoding": {"x": time_x(), "y": {"field": "low", "type": "quantitative"}, "y2": {"field": "high"}},
-    }
-    line = {
-        "data": {"name": "predictions"},
-        "mark": {
-            "type": "line",
-            "color": RUL_COLOUR,
-            "strokeWidth": 2,
-            "point": {"color": RUL_COLOUR, "size": 20},
-        },
-        "encoding": {
-            "x": time_x(),
-            "y": {"field": "rul", "type": "quantitative", "title": "cycles", "scale": {"zero": True}},
-            "tooltip": [
-                time_tooltip(fmt="%Y-%m-%d %H:%M"),
-                {"field": "rul", "type": "quantitative", "title": "RUL", "format": ".0f"},
-                {"field": "interval"},
-                {"field": "P(failure)", "type": "quantitative", "format": ".0%"},
-                {"field": "status"},
-            ],
-        },
-        "params": [ZOOM],
-    }
-    thresholds = [
-        level_rule(level, SEVERITY_COLOURS[name])
-        for name, level in (("warning", warning), ("critical", critical))
-        if level is not None
-    ]
-    layers: list[Spec] = [band, line, *thresholds, *event_layers(), window_layer()]
     datasets = {
         "predictions": data,
         "events": events_in(events, start, end, tz),
         "window": window(start, end, tz),
     }
-    return chart(RUL_TITLE, 240, layers, datasets)
+    return with_data(_rul_layout(warning, critical), datasets)
+
+
+@functools.lru_cache(maxsize=64)
+def _rul_layout(warning: float | None, critical: float | None) -> Spec:
+    band = (
+        named("predictions")
+        .transform_filter("isValid(datum.low) && isValid(datum.high)")
+        .mark_area(color=INTERVAL_COLOUR, opacity=0.2)
+        .encode(x=time_x(), y="low:Q", y2="high")
+    )
+    line = (
+        named("predictions")
+        .mark_line(color=RUL_COLOUR, strokeWidth=2, point=alt.OverlayMarkDef(color=RUL_COLOUR, size=20))
+        .encode(
+            x=time_x(),
+            y=alt.Y("rul:Q", title="cycles", scale=alt.Scale(zero=True)),
+            tooltip=[
+                time_tooltip(fmt="%Y-%m-%d %H:%M"),
+                alt.Tooltip("rul:Q", title="RUL", format=".0f"),
+                "interval:N",
+                alt.Tooltip("P(failure):Q", format=".0%"),
+                "status:N",
+            ],
+        )
+        .add_params(ZOOM)
+    )
+    thresholds = [
+        level_rule(level, SEVERITY_COLOURS[name])
+        for name, level in (("warning", warning), ("critical", critical))
+        if level is not None
+    ]
+    return chart(RUL_TITLE, 240, [band, line, *thresholds, *event_layers(), window_layer()])
 
 
 def drivers_chart(drivers: Sequence[Driver]) -> Spec:
     """Horizontal bars, the strongest driver on top: cycles of RUL each sensor takes away (or adds)."""
     data = pd.DataFrame({"sensor": [d.sensor for d in drivers], "score": [d.score for d in drivers]})
-    bars = {
-        "data": {"name": "drivers"},
-        "mark": {"type": "bar"},
-        "encoding": {
-            "y": {"field": "sensor", "type": "nominal", "title": None, "sort": "-x"},
-            "x": {"field": "score", "type": "quantitative", "title": "cycles of RUL taken away"},
-            "color": {
-                "condition": {"test": "datum.score > 0", "value": SEVERITY_COLOURS["critical"]},
-                "value": OK_COLOUR,
-            },
-            "tooltip": [
-                {"field": "sensor"},
-                {"field": "score", "type": "quantitative", "title": "cycles", "format": ".1f"},
-            ],
-        },
-    }
-    return rows_chart(DRIVERS_TITLE, 26, [bars], {"drivers": data})
+    return with_data(_drivers_layout(), {"drivers": data})
+
+
+@functools.cache
+def _drivers_layout() -> Spec:
+    positive = alt.when(alt.datum.score > 0).then(alt.value(SEVERITY_COLOURS["critical"]))
+    bars = (
+        named("drivers")
+        .mark_bar()
+        .encode(
+            y=alt.Y("sensor:N", title=None, sort="-x"),
+            x=alt.X("score:Q", title="cycles of RUL taken away"),
+            color=positive.otherwise(alt.value(OK_COLOUR)),
+            tooltip=["sensor:N", alt.Tooltip("score:Q", title="cycles", format=".1f")],
+        )
+    )
+    return rows_chart(DRIVERS_TITLE, 26, [bars])
 
 
 def alert_timeline_chart(alerts: Sequence[Alert], *, start: datetime, end: datetime, tz: tzinfo) -> Spec:
@@ -136,6 +139,7 @@ def alert_timeline_chart(alerts: Sequence[Alert], *, start: datetime, end: datet
     bars = pd.DataFrame(
         {
             "label": labels,
+            "row": range(len(alerts)),
             "t": [wall_ms(max(a.opened_at, start), tz) for a in alerts],
             "until": [wall_ms(min(a.resolved_at or end, end), tz) for a in alerts],
             "severity": [a.severity for a in alerts],
@@ -143,49 +147,44 @@ def alert_timeline_chart(alerts: Sequence[Alert], *, start: datetime, end: datet
             "message": [a.message for a in alerts],
         }
     )
-    acknowledged = [(a, label) for a, label in zip(alerts, labels, strict=True)
+    acknowledged = [(row, a, label) for row, (a, label) in enumerate(zip(alerts, labels, strict=True))
                     if a.acknowledged_at is not None and start <= a.acknowledged_at <= end]  # fmt: skip
     acks = pd.DataFrame(
         {
-            "label": [label for _, label in acknowledged],
-            "t": [wall_ms(a.acknowledged_at, tz) for a, _ in acknowledged if a.acknowledged_at is not None],
-            "by": [a.acknowledged_by or "?" for a, _ in acknowledged],
-        },
-        columns=["label", "t", "by"],
-    )
-    y = {"field": "label", "type": "nominal", "title": None, "sort": labels}
-    severity = colour_by("severity", SEVERITY_COLOURS, "#7f7f7f")
-    bar = {
-        "data": {"name": "alerts"},
-        "mark": {"type": "bar", "height": 10},
-        "encoding": {
-            "x": time_x(),
-            "x2": {"field": "until"},
-            "y": y,
-            "color": severity,
-            "tooltip": [
-                {"field": "label", "title": "alert"},
-                {"field": "severity"},
-                {"field": "state"},
-                {"field": "message"},
+            "label": [label for _, _, label in acknowledged],
+            "row": [row for row, _, _ in acknowledged],
+            "t": [
+                wall_ms(a.acknowledged_at, tz) for _, a, _ in acknowledged if a.acknowledged_at is not None
             ],
+            "by": [a.acknowledged_by or "?" for _, a, _ in acknowledged],
         },
-    }
-    ack = {
-        "data": {"name": "acknowledged"},
-        "mark": {
-            "type": "point",
-            "shape": "diamond",
-            "size": 110,
-            "filled": True,
-            "color": "#333333",
-            "opacity": 1,
-        },
-        "encoding": {
-            "x": time_x(),
-            "y": y,
-            "tooltip": [time_tooltip("acknowledged", "%Y-%m-%d %H:%M"), {"field": "by", "title": "by"}],
-        },
-    }
+        columns=["label", "row", "t", "by"],
+    )
     datasets = {"alerts": bars, "acknowledged": acks, "window": window(start, end, tz)}
-    return rows_chart(ALERTS_TITLE, 24, [bar, ack, window_layer()], datasets)
+    return with_data(_alert_timeline_layout(), datasets)
+
+
+@functools.cache
+def _alert_timeline_layout() -> Spec:
+    y = alt.Y("label:N", title=None, sort=alt.EncodingSortField("row", op="min"))
+    bar = (
+        named("alerts")
+        .mark_bar(height=10)
+        .encode(
+            x=time_x(),
+            x2="until",
+            y=y,
+            color=colour_by("severity", SEVERITY_COLOURS, "#7f7f7f"),
+            tooltip=[alt.Tooltip("label:N", title="alert"), "severity:N", "state:N", "message:N"],
+        )
+    )
+    ack = (
+        named("acknowledged")
+        .mark_point(shape="diamond", size=110, filled=True, color="#333333", opacity=1)
+        .encode(
+            x=time_x(),
+            y=y,
+            tooltip=[time_tooltip("acknowledged", "%Y-%m-%d %H:%M"), alt.Tooltip("by:N", title="by")],
+        )
+    )
+    return rows_chart(ALERTS_TITLE, 24, [bar, ack, window_layer()])

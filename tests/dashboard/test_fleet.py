@@ -192,9 +192,9 @@ def test_the_health_grid_has_a_square_per_machine_on_its_lines_row_linking_to_it
     assert list(cells["open alerts"]) == [0, 0, 2] and cells["RUL"][2] == 12
     assert spec["width"] == {"step": 22}  # a few machines: squares, not bars across the page
     (layer,) = spec["layer"]
-    assert layer["encoding"]["href"] == {"field": "url"}
+    assert layer["encoding"]["href"]["field"] == "url"
     tests = [condition["test"] for condition in layer["encoding"]["color"]["condition"]]
-    assert tests == [f'datum["band"] === "{name}"' for name in ("critical", "warning", "ok", "none")]
+    assert tests == [f"(datum['band'] === '{name}')" for name in ("critical", "warning", "ok", "none")]
 
 
 def test_thresholds_are_the_apis_for_the_machine_its_line_or_the_plant() -> None:
