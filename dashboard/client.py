@@ -254,9 +254,10 @@ class PlantwatchClient:
         params = {"machine": str(ref), "opened_before": opened_before.isoformat(), "limit": limit}
         return [alert_from_json(raw) for raw in self._pages("/alerts", params, max_items=limit)]
 
-    def alert_rules(self) -> list[dict[str, Any]]:
-        """The alert rules as the API lists them: each with its defaults and overrides."""
-        return self._pages("/alert-rules", {"limit": 100})
+    def alert_rules(self, machine: str | None = None) -> list[dict[str, Any]]:
+        """The alert rules as the API lists them: each with its defaults, overrides and the thresholds
+        in `effective` for `machine` (a path; None: plant-wide)."""
+        return self._pages("/alert-rules", {"limit": 100, **({"machine": machine} if machine else {})})
 
     def fleet_health(self, *, page_size: int = PAGE_LIMIT) -> list[Health]:
         """The latest prediction (or `pending`) of every machine, following the cursor."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 import streamlit as st
 
@@ -93,44 +92,36 @@ def machine_alerts(machine_id: int, start: datetime, end: datetime) -> list[Aler
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _prediction_rules(api_url: str, api_key: str | None) -> dict[str, dict[str, Any]]:
-    rules = PlantwatchClient(api_url, api_key).alert_rules()
-    return {str(rule["rule"]): rule for rule in rules if rule.get("rule") in PREDICTION_RULES}
-
-
-def _levels(rule: dict[str, Any] | None, machine: Machine | None) -> tuple[float | None, float | None] | None:
-    """(warning, critical) of `rule` for `machine` as the API applies them: its own override, its
-    line's, the plant's, else the defaults (all but the plant's when no machine); None: rule unknown."""
-    if rule is None:
-        return None
-    by_scope: dict[str, dict[str, Any]] = {}
-    for override in rule.get("overrides") or []:
-        scope = override.get("scope")
-        if machine is not None and scope == "machine" and override.get("machine") == machine.path:
-            by_scope["machine"] = override
-        elif (
-            machine is not None
-            and scope == "line"
-            and override.get("line") == f"{machine.site}/{machine.line}"
-        ):
-            by_scope["line"] = override
-        elif scope == "plant":
-            by_scope["plant"] = override
-    chosen = next((by_scope[s] for s in ("machine", "line", "plant") if s in by_scope), rule["defaults"])
-    return (chosen.get("warning"), chosen.get("critical")) if chosen.get("enabled", True) else (None, None)
+def _prediction_levels(
+    api_url: str, api_key: str | None, machine: str | None
+) -> dict[str, tuple[float | None, float | None]]:
+    """(warning, critical) of each prediction rule in effect for `machine` (None: plant-wide), as the
+    API says (`effective`); (None, None) for a rule that is off."""
+    levels = {}
+    for rule in PlantwatchClient(api_url, api_key).alert_rules(machine):
+        effective = rule.get("effective") or {}
+        if rule.get("rule") in PREDICTION_RULES and effective:
+            on = effective.get("enabled", True)
+            levels[str(rule["rule"])] = (
+                (effective.get("warning"), effective.get("critical")) if on else (None, None)
+            )
+    return levels
 
 
 def thresholds(machine: Machine | None = None) -> Thresholds:
-    """The prediction rules' thresholds as the API applies them (`GET /alert-rules`): to `machine`, or
-    the plant's; the dashboard's own settings (PLANTWATCH_ALERT_*) when the API cannot say."""
+    """The prediction rules' thresholds in effect for `machine` (its own override, its line's, the
+    plant's, else the defaults), or the plant's, as the API says; the dashboard's own settings
+    (PLANTWATCH_ALERT_*) when the API cannot say."""
     settings = session.settings()
     try:
-        rules = _prediction_rules(settings.api_url, session.current_key())
+        levels = _prediction_levels(
+            settings.api_url, session.current_key(), machine.path if machine else None
+        )
     except ApiError:
-        rules = {}
-    rul = _levels(rules.get("rul_low"), machine) or (settings.alert_rul_warning, settings.alert_rul_critical)
-    probability = _levels(rules.get("failure_probability_high"), machine) or (
-        settings.alert_failure_probability_warning,
-        settings.alert_failure_probability_critical,
+        levels = {}
+    rul = levels.get("rul_low", (settings.alert_rul_warning, settings.alert_rul_critical))
+    probability = levels.get(
+        "failure_probability_high",
+        (settings.alert_failure_probability_warning, settings.alert_failure_probability_critical),
     )
     return Thresholds(*rul, *probability)

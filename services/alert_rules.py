@@ -133,11 +133,14 @@ class ThresholdIndex:
             else:
                 self.plant[row.rule] = row
 
-    def effective(self, rule: str, machine_id: int, line_id: int, settings: Settings) -> Thresholds:
-        """The thresholds that apply to one machine: its own row, its line's, the plant's, or the default."""
+    def effective(
+        self, rule: str, machine_id: int | None, line_id: int | None, settings: Settings
+    ) -> Thresholds:
+        """The thresholds that apply to one machine: its own row, its line's, the plant's, or the default
+        (no machine and line: the plant's, or the default)."""
         for source, row in (
-            ("machine", self.machine.get((rule, machine_id))),
-            ("line", self.line.get((rule, line_id))),
+            ("machine", self.machine.get((rule, machine_id)) if machine_id is not None else None),
+            ("line", self.line.get((rule, line_id)) if line_id is not None else None),
             ("plant", self.plant.get(rule)),
         ):
             if row is not None:

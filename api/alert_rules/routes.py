@@ -25,9 +25,13 @@ def list_rules(
     _key: ReadKey,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page.")] = None,
     limit: Annotated[int | None, Query(ge=1, description="Rules per page (default 100).")] = None,
+    machine: Annotated[
+        str | None,
+        Query(max_length=300, description="Say each rule's `effective` thresholds for this machine."),
+    ] = None,
 ) -> Page[RuleOut]:
     size = page_size(limit, settings.api_max_page, "rules")
-    return service.list_rules(session, settings, cursor=cursor, limit=size)
+    return service.list_rules(session, settings, cursor=cursor, limit=size, machine=machine)
 
 
 @router.put(

@@ -39,6 +39,12 @@ class OverrideOut(ThresholdsOut):
     updated_by: str
 
 
+class EffectiveOut(ThresholdsOut):
+    source: Literal["machine", "line", "plant", "default"] = Field(
+        description="Where these thresholds come from: an override of that scope, or the defaults."
+    )
+
+
 class RuleOut(BaseModel):
     rule: str
     description: str
@@ -46,3 +52,7 @@ class RuleOut(BaseModel):
     unit: str
     defaults: ThresholdsOut = Field(description="From the settings; apply where no override does.")
     overrides: list[OverrideOut] = Field(description="The most specific applies: machine, line, plant.")
+    effective: EffectiveOut = Field(
+        description="The thresholds in effect for the `machine` the request names (its own override, its "
+        "line's, the plant's, else the defaults), or plant-wide when it names none."
+    )

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from sqlalchemy.orm import Session
 
-from api.alert_rules.schemas import OverrideOut, RuleOut, ThresholdsIn, ThresholdsOut
+from api.alert_rules.schemas import EffectiveOut, OverrideOut, RuleOut, ThresholdsIn, ThresholdsOut
 from api.errors import invalid, not_found
 from api.machines.service import find_machine
 from api.pagination import Page, decode_name_cursor, encode_cursor
@@ -40,15 +40,22 @@ def _override_out(session: Session, row: AlertRule) -> OverrideOut:
     )
 
 
-def _rule_out(session: Session, rule: str, settings: Settings) -> RuleOut:
+def _rule_out(session: Session, rule: str, settings: Settings, machine: Machine | None = None) -> RuleOut:
+    """The rule with its defaults, its overrides and the thresholds in effect for `machine` (None:
+    plant-wide)."""
     spec = RULES[rule]
+    rows = repo.list_rules(session, rule)
+    effective = alert_rules.ThresholdIndex(rows).effective(
+        rule, machine.id if machine else None, machine.line_id if machine else None, settings
+    )
     return RuleOut(
         rule=rule,
         description=spec.description,
         worse=spec.worse,
         unit=spec.unit,
         defaults=_thresholds_out(alert_rules.default_thresholds(rule, settings)),
-        overrides=[_override_out(session, row) for row in repo.list_rules(session, rule)],
+        overrides=[_override_out(session, row) for row in rows],
+        effective=EffectiveOut(**asdict(effective)),
     )
 
 
@@ -67,11 +74,15 @@ def _scope(session: Session, line: str | None, machine: str | None) -> tuple[int
     return None, None
 
 
-def list_rules(session: Session, settings: Settings, *, cursor: str | None, limit: int) -> Page[RuleOut]:
-    """The rules by name, `limit` at a time, after the rule the cursor names."""
+def list_rules(
+    session: Session, settings: Settings, *, cursor: str | None, limit: int, machine: str | None = None
+) -> Page[RuleOut]:
+    """The rules by name, `limit` at a time, after the rule the cursor names; `effective` for
+    `machine` (id, path or MES code), else plant-wide."""
     after = decode_name_cursor(cursor)
+    found = find_machine(session, machine) if machine is not None else None
     names = [rule for rule in sorted(RULES) if after is None or rule > after]
-    rules = [_rule_out(session, rule, settings) for rule in names[:limit]]
+    rules = [_rule_out(session, rule, settings, found) for rule in names[:limit]]
     return Page(items=rules, next_cursor=encode_cursor(rules[-1].rule) if len(names) > limit else None)
 
 

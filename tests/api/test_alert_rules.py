@@ -69,3 +69,27 @@ def test_bad_rules_and_roles(client: TestClient, keys: dict[str, str], fleet: Fl
         assert put.status_code == 403
         assert client.delete("/api/v1/alert-rules/rul_low", headers=auth(keys[role])).status_code == 403
     assert client.get("/api/v1/alert-rules").status_code == 401
+
+
+def test_effective_thresholds_for_a_machine_its_line_or_the_plant(
+    client: TestClient, keys: dict[str, str], fleet: Fleet
+) -> None:
+    def effective(machine: str | None) -> tuple[object, ...]:
+        params = {"machine": machine} if machine is not None else {}
+        response = client.get("/api/v1/alert-rules", params=params, headers=auth(keys["viewer"]))
+        assert response.status_code == 200, response.text
+        found = {r["rule"]: r for r in response.json()["items"]}["rul_low"]["effective"]
+        return found["source"], found["enabled"], found["warning"], found["critical"]
+
+    assert effective(None) == ("default", True, 50.0, 20.0)
+    assert effective("s1/l1/m2") == ("default", True, 50.0, 20.0)
+    admin = auth(keys["admin"])
+    for body in ({"warning": 60, "critical": 30}, {"line": "s1/l1", "warning": 150, "critical": 75},
+                 {"machine": "s1/l1/m3", "enabled": False}):  # fmt: skip
+        assert client.put("/api/v1/alert-rules/rul_low", json=body, headers=admin).status_code == 200
+    assert effective(None) == ("plant", True, 60.0, 30.0)  # the fleet's legend
+    assert effective("MES-0001") == ("line", True, 150.0, 75.0)  # m1 by its MES code, on line s1/l1
+    assert effective("s1/l1/m3") == ("machine", False, None, None)
+    assert effective("s1/l2/m4") == ("plant", True, 60.0, 30.0)
+    missing = client.get("/api/v1/alert-rules", params={"machine": "s9/l9/m9"}, headers=auth(keys["viewer"]))
+    assert missing.status_code == 404 and set(missing.json()) == {"error", "detail"}

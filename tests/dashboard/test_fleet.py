@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qs
 
 import pandas as pd
@@ -11,7 +10,6 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from dashboard import health_session
 from dashboard.client import PlantwatchClient
 from dashboard.fleet_grid import HEALTH_COLUMNS, band, grid_chart
 from dashboard.records import Health, Machine
@@ -195,27 +193,3 @@ def test_the_health_grid_has_a_square_per_machine_on_its_lines_row_linking_to_it
     assert layer["encoding"]["href"]["field"] == "url"
     tests = [condition["test"] for condition in layer["encoding"]["color"]["condition"]]
     assert tests == [f"(datum['band'] === '{name}')" for name in ("critical", "warning", "ok", "none")]
-
-
-def test_thresholds_are_the_apis_for_the_machine_its_line_or_the_plant() -> None:
-    def override(
-        scope: str, line: str | None, machine: str | None, on: bool, warning: float
-    ) -> dict[str, Any]:
-        return {"scope": scope, "line": line, "machine": machine, "enabled": on, "warning": warning,
-                "critical": warning / 2}  # fmt: skip
-
-    rule = {
-        "rule": "rul_low",
-        "defaults": {"enabled": True, "warning": 50.0, "critical": 20.0},
-        "overrides": [override("plant", None, None, True, 60.0), override("line", "s/l", None, True, 150.0),
-                      override("machine", None, "s/l/off", False, 1.0)],
-    }  # fmt: skip
-    on_line = Machine(id=1, path="s/l/m", site="s", line="l", name="m")
-    off = Machine(id=2, path="s/l/off", site="s", line="l", name="off")
-    elsewhere = Machine(id=3, path="s/k/m", site="s", line="k", name="m")
-    assert health_session._levels(rule, on_line) == (150.0, 75.0)
-    assert health_session._levels(rule, off) == (None, None)
-    assert health_session._levels(rule, elsewhere) == (60.0, 30.0)
-    assert health_session._levels(rule, None) == (60.0, 30.0)  # the fleet's legend: plant-wide
-    assert health_session._levels({**rule, "overrides": []}, elsewhere) == (50.0, 20.0)
-    assert health_session._levels(None, on_line) is None

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from dashboard.health_charts import ALERTS_TITLE, DRIVERS_TITLE, RUL_TITLE
+from db.engine import transaction
+from db.tables import Machine
+from services import alert_rules
+from services.alert_rules import Thresholds
 from tests.dashboard.conftest import ApiServer, Chart, Seed, app_test, charts_of
 from tests.dashboard.health_seed import WITHHELD, HealthSeed, seed_health
 
@@ -181,6 +185,21 @@ def test_health_rul_history_drivers_and_alert_timeline(health: HealthSeed) -> No
     assert list(timeline.data["alerts"]["label"]) == labels  # newest on top
     assert list(timeline.data["acknowledged"]["label"]) == labels[1:]
     assert list(at.dataframe[1].value["kind"]) == ["maintenance", "failure"]  # the events follow
+
+
+def test_rul_chart_lines_are_the_thresholds_in_effect_for_the_machine(
+    health: HealthSeed, dashboard_env: Seed, session_factory: sessionmaker[Session]
+) -> None:
+    with transaction(session_factory) as session:
+        m1, m2 = (session.get(Machine, dashboard_env.ids[f"plant-a/press/{name}"]) for name in ("m1", "m2"))
+        assert m1 is not None and m2 is not None
+        line = Thresholds(True, 150.0, 75.0, 0.0, 0, "test")
+        alert_rules.set_override(session, "rul_low", m1.line_id, None, line, "test", dashboard_env.now)
+        off = Thresholds(False, None, None, 0.0, 0, "test")
+        alert_rules.set_override(session, "rul_low", None, m2.id, off, "test", dashboard_env.now)
+
+    assert levels(all_charts(machine_page("plant-a/press/m1"))[RUL_TITLE]) == [75, 150]  # its line's
+    assert levels(all_charts(machine_page("plant-a/press/m2"))[RUL_TITLE]) == []  # off for m2 itself
 
 
 def test_a_week_shows_every_prediction_and_the_resolved_alert(health: HealthSeed) -> None:
