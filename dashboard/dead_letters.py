@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ops_session, session
-from dashboard.client import ApiError
+from dashboard.api_error import ApiError
 from dashboard.ops_records import DeadLetterSummary
 from dashboard.ops_tables import dead_letters_table
 

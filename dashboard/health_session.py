@@ -12,7 +12,8 @@ from functools import partial
 import streamlit as st
 
 from dashboard import session
-from dashboard.client import ApiError, PlantwatchClient
+from dashboard.api_error import ApiError
+from dashboard.client import PlantwatchClient
 from dashboard.fleet_grid import Thresholds
 from dashboard.records import Alert, Health, Machine
 

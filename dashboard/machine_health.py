@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import health_session, session
-from dashboard.client import ApiError
+from dashboard.api_error import ApiError
 from dashboard.fleet_grid import BAND_LABELS, band, interval_text
 from dashboard.health_charts import alert_timeline_chart, drivers_chart, rul_chart
 from dashboard.records import Alert, Event, Health, Machine

@@ -15,7 +15,8 @@ from functools import partial
 import streamlit as st
 
 from dashboard import health_session, session
-from dashboard.client import ApiError, PlantwatchClient
+from dashboard.api_error import ApiError
+from dashboard.client import PlantwatchClient
 from dashboard.records import Event, Machine, Series
 
 TTL_S = session.CACHE_TTL_S

@@ -10,7 +10,8 @@ from collections.abc import Callable
 import streamlit as st
 
 from dashboard import session
-from dashboard.client import ApiError, PlantwatchClient
+from dashboard.api_error import ApiError
+from dashboard.client import PlantwatchClient
 from dashboard.ops_client import OpsClient
 
 RESULT_STATE = "pw_ops_result"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import ops_session, session
-from dashboard.client import ApiError
+from dashboard.api_error import ApiError
 from dashboard.ops_records import Inspection
 from dashboard.ops_tables import inspection_caption, inspections_table
 

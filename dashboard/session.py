@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard.client import ApiError, PlantwatchClient
+from dashboard.api_error import ApiError
+from dashboard.client import PlantwatchClient
 from dashboard.records import Identity, Machine
 from plantwatch.settings import Settings, get_settings
 

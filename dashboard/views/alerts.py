@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ops_session, session
-from dashboard.client import ApiError
+from dashboard.api_error import ApiError
 from dashboard.records import Alert
 
 STATES = {"Active (open or acknowledged)": "active", "Open": "open", "Acknowledged": "acknowledged",

@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import health_session, session
-from dashboard.client import ApiError
+from dashboard.api_error import ApiError
 from dashboard.fleet_grid import (
     BAND_LABELS,
     HEALTH_COLUMNS,

@@ -10,7 +10,7 @@ from statistics import median
 import streamlit as st
 
 from dashboard import ops_session, session
-from dashboard.client import ApiError
+from dashboard.api_error import ApiError
 from dashboard.dead_letters import dead_letters_section
 from dashboard.ops_records import Job, JobRequest
 from dashboard.ops_tables import duration_text, jobs_table, runs_table

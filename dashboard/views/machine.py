@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 import streamlit as st
 
 from dashboard import health_session, machine_reads, session
+from dashboard.api_error import ApiError
 from dashboard.charts import trend_chart
-from dashboard.client import ApiError
 from dashboard.formatting import default_trends, events_table, last_seen_label
 from dashboard.machine_health import alert_timeline, current_prediction, drivers, rul_history
 from dashboard.records import Event, Machine, Series

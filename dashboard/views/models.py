@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import streamlit as st
 
 from dashboard import ops_session, session
+from dashboard.api_error import ApiError
 from dashboard.charts import curves_chart
-from dashboard.client import ApiError
 from dashboard.ops_records import ModelVersion
 from dashboard.ops_tables import local, scalar_metrics, training_history, versions_table
 

@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ops_session, session
+from dashboard.api_error import ApiError
 from dashboard.charts import p_chart
-from dashboard.client import ApiError
 from dashboard.ops_records import Inspection, Quality
 from dashboard.ops_tables import percent, quality_totals
 from dashboard.quality_review import latest_inspections, review_queue

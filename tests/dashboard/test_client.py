@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.client import ApiError, PlantwatchClient
+from dashboard.api_error import ApiError
+from dashboard.client import PlantwatchClient
 from dashboard.formatting import fleet_counts, relative_age, sensor_values
 from dashboard.ops_client import OpsClient
 from plantwatch.embedded import free_port

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard.client import ApiError
+from dashboard.api_error import ApiError
 from dashboard.formatting import default_trends, last_seen_label, relative_age
 from dashboard.records import parse_ts
 
