@@ -52,13 +52,19 @@ class PageVisit:
     screenshot: Path
 
 
+# The emoji font: the pages' health bands and icons are emoji, empty boxes without it.
+PACKAGES = ("chromium", "fonts-noto-color-emoji")
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+
+
 def chromium() -> str | None:
-    """The chromium executable; installs Debian's package first where that is possible (as root, with
-    apt-get; the package lists are refreshed when the first try fails). None, after saying why on
-    stderr, when there is none."""
+    """The chromium executable; installs Debian's packages (chromium, an emoji font) first where that is
+    possible (as root, with apt-get; the package lists are refreshed when the first try fails). None,
+    after saying why on stderr, when there is none."""
     found = shutil.which("chromium")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        install = ["apt-get", "install", "-y", "-q", "chromium"]
+    missing = found is None or not EMOJI_FONT.exists()
+    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
+        install = ["apt-get", "install", "-y", "-q", *PACKAGES]
         if _apt(install) != 0 and _apt(["apt-get", "update", "-q"]) == 0:
             _apt(install)
         found = shutil.which("chromium")

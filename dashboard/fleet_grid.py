@@ -45,13 +45,21 @@ def band(health: Health | None) -> str:
     return health.severity
 
 
-def why(health: Health | None) -> str:
-    """The API's reasons for a degraded, withheld or pending prediction; empty when it is ok."""
+def why(health: Health | None, alerts: Sequence[Alert] = ()) -> str:
+    """Why the machine needs attention, or has no usable prediction: its active alerts' messages (most
+    severe first), the API's reasons for a degraded, withheld or pending prediction, and for a warning
+    or critical prediction without an alert yet, its figures. Empty when all is well."""
     if health is None:
         return NO_HEALTH
-    if health.reasons:
-        return "; ".join(health.reasons)
-    return "" if health.status == "ok" else health.status
+    said = [a.message for a in alerts] + list(health.reasons)
+    if not said and band(health) in ("critical", "warning"):
+        rul, probability = health.rul, health.failure_probability
+        figures = [f"RUL {rul:.0f}" if rul is not None else "",
+                   f"P(failure) {probability:.0%}" if probability is not None else ""]  # fmt: skip
+        said.append(f"{band(health)}: {', '.join(f for f in figures if f)}")
+    if not said and health.status != "ok":
+        said.append(health.status)
+    return "; ".join(said)
 
 
 def interval_text(health: Health | None) -> str:
@@ -60,9 +68,19 @@ def interval_text(health: Health | None) -> str:
     return f"{health.rul_low:.0f}-{health.rul_high:.0f}"
 
 
-def open_alerts_by_machine(alerts: Iterable[Alert]) -> Counter[str]:
-    """Active alerts per machine path (line alerts are counted per line by `line_alert_counts`)."""
-    return Counter(a.machine for a in alerts if a.machine is not None and a.state != "resolved")
+SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+def open_alerts_by_machine(alerts: Iterable[Alert]) -> dict[str, list[Alert]]:
+    """Active alerts per machine path, the most severe (then newest) first (line alerts are counted per
+    line by `line_alert_counts`)."""
+    found: dict[str, list[Alert]] = {}
+    for alert in alerts:
+        if alert.machine is not None and alert.state != "resolved":
+            found.setdefault(alert.machine, []).append(alert)
+    for listed in found.values():
+        listed.sort(key=lambda a: (SEVERITY_RANK.get(a.severity, 3), -a.opened_at.timestamp(), -a.id))
+    return found
 
 
 def line_alert_counts(alerts: Iterable[Alert]) -> Counter[str]:
@@ -73,13 +91,14 @@ def line_alert_counts(alerts: Iterable[Alert]) -> Counter[str]:
 def _health_rows(
     machines: Sequence[Machine],
     health: Mapping[int, Health] | None,
-    open_alerts: Mapping[str, int] | None,
+    open_alerts: Mapping[str, Sequence[Alert]] | None,
     now: datetime,
     stale_after_s: float,
 ) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for machine in machines:
         found = None if health is None else health.get(machine.id)
+        alerts = () if open_alerts is None else open_alerts.get(machine.path, ())
         rows.append(
             {
                 "machine": machine.name,
@@ -87,10 +106,10 @@ def _health_rows(
                 "RUL": found.rul if found else None,
                 "RUL interval": interval_text(found),
                 "P(failure)": found.failure_probability if found else None,
-                "open alerts": None if open_alerts is None else open_alerts.get(machine.path, 0),
+                "open alerts": None if open_alerts is None else len(alerts),
                 "last seen": last_seen_label(machine.last_activity, now, stale_after_s),
                 "details": machine_url(machine.path),
-                "why": why(found) if health is not None else NO_HEALTH,
+                "why": why(found, alerts) if health is not None else NO_HEALTH,
             }
         )
     return rows
@@ -99,7 +118,7 @@ def _health_rows(
 def health_table(
     machines: Sequence[Machine],
     health: Mapping[int, Health] | None,
-    open_alerts: Mapping[str, int] | None,
+    open_alerts: Mapping[str, Sequence[Alert]] | None,
     now: datetime,
     stale_after_s: float,
 ) -> pd.DataFrame:
@@ -114,7 +133,7 @@ def health_table(
 def fleet_table(
     machines: Sequence[Machine],
     health: Mapping[int, Health] | None,
-    open_alerts: Mapping[str, int] | None,
+    open_alerts: Mapping[str, Sequence[Alert]] | None,
     now: datetime,
     stale_after_s: float,
 ) -> pd.DataFrame:
@@ -150,7 +169,7 @@ SQUARES_FIT = 40  # machines per line that fit a laptop screen as squares; more 
 def grid_chart(
     machines: Sequence[Machine],
     health: Mapping[int, Health] | None,
-    open_alerts: Mapping[str, int] | None,
+    open_alerts: Mapping[str, Sequence[Alert]] | None,
     now: datetime,
     stale_after_s: float,
 ) -> Spec:
@@ -165,7 +184,7 @@ def grid_chart(
                 "line": f"{site}/{line}", "slot": slot, "machine": machine.name, "band": band(found),
                 "RUL": None if found is None or found.rul is None else round(found.rul),
                 "P(failure)": None if found is None else found.failure_probability,
-                "open alerts": None if open_alerts is None else open_alerts.get(machine.path, 0),
+                "open alerts": None if open_alerts is None else len(open_alerts.get(machine.path, ())),
                 "last seen": last_seen_label(machine.last_activity, now, stale_after_s),
                 "url": machine_url(machine.path),
             })  # fmt: skip

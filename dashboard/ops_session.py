@@ -28,6 +28,21 @@ def _role(api_url: str, api_key: str | None) -> str | None:
     return identity.role if identity else None
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def _alert_filters(api_url: str, api_key: str | None) -> tuple[list[str], list[str]]:
+    api = OpsClient(api_url, api_key)
+    return [str(rule["rule"]) for rule in api.alert_rules()], sorted(api.lines())
+
+
+def alert_filters() -> tuple[list[str], list[str]]:
+    """The alert rules and the lines in service (site/line), as the API names them, for the Alerts
+    page's filters; empty (the filters offer only "All") when the API does not say."""
+    try:
+        return _alert_filters(session.settings().api_url, session.current_key())
+    except ApiError:
+        return [], []
+
+
 def role() -> str | None:
     """The key's role, or None when the API does not say (then the API decides on each action)."""
     try:

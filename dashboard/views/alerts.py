@@ -16,15 +16,6 @@ STATES = {"Active (open or acknowledged)": "active", "Open": "open", "Acknowledg
           "Resolved": "resolved", "All": None}  # fmt: skip
 SEVERITIES = {"All": None, "Critical": "critical", "Warning": "warning", "Info": "info"}
 ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
-RULE_NAMES = (
-    "rul_low",
-    "failure_probability_high",
-    "silent",
-    "quality",
-    "sensor_out_of_range",
-    "sensor_stuck",
-)
-RULES: dict[str, str | None] = {"All": None, **{rule: rule for rule in RULE_NAMES}}
 HISTORY_PICK = "alert_history_pick"
 
 FLASH = "alerts_flash"  # a message for the next run of the page
@@ -50,6 +41,10 @@ def _table(alerts: list[Alert]) -> pd.DataFrame:
             for a in alerts
         ]
     )
+
+
+def _all_or(chosen: object) -> str | None:
+    return None if chosen in (None, "All") else str(chosen)
 
 
 def _label(alert: Alert) -> str:
@@ -121,8 +116,9 @@ def alerts_body() -> None:
     columns = st.columns(4)
     state = STATES[str(columns[0].selectbox("State", list(STATES), key="alerts_state"))]
     severity = SEVERITIES[str(columns[1].selectbox("Severity", list(SEVERITIES), key="alerts_severity"))]
-    rule = RULES[str(columns[2].selectbox("Rule", list(RULES), key="alerts_rule"))]
-    line = columns[3].text_input("Line (site/line)", key="alerts_line").strip() or None
+    rules, lines = ops_session.alert_filters()
+    rule = _all_or(columns[2].selectbox("Rule", ["All", *rules], key="alerts_rule"))
+    line = _all_or(columns[3].selectbox("Line", ["All", *lines], key="alerts_line"))
     try:
         alerts, more = session.client().alerts(
             state=state, severity=severity, rule=rule, line=line, limit=SHOWN

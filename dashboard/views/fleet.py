@@ -83,7 +83,7 @@ def _tables(
     machines: list[Machine],
     health: dict[int, Health] | None,
     alerts: list[Alert] | None,
-    per_machine: dict[str, int] | None,
+    per_machine: dict[str, list[Alert]] | None,
     now: datetime,
     stale_after_s: float,
 ) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 import streamlit as st
@@ -64,6 +65,13 @@ def charts_of(at: AppTest) -> list[Chart]:
         )
         for element in at.get("vega_lite_chart")
     ]
+
+
+def api(server: ApiServer, key: str, path: str, **params: Any) -> Any:
+    """GET /api/v1{path} from the running API: what it says now, to check what the pages did."""
+    response = httpx.get(f"{server.url}/api/v1{path}", params=params, headers={"X-API-Key": key})
+    response.raise_for_status()
+    return response.json()
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from db.engine import transaction
 from db.tables import Alert
 from services import alerts
-from tests.dashboard.conftest import Seed, app_test
+from tests.dashboard.conftest import ApiServer, Seed, api, app_test
 
 
 @pytest.fixture
@@ -49,14 +48,23 @@ def test_filters_show_the_api_alerts(seeded_alerts: dict[str, int]) -> None:
     at.selectbox(key="alerts_severity").select("All").run()
     at.selectbox(key="alerts_state").select("Resolved").run()
     assert list(at.dataframe[0].value["id"]) == [seeded_alerts["old"]]
-    at.text_input(key="alerts_line").input("plant-a/press").run()
+    assert at.selectbox(key="alerts_line").options == [
+        "All",
+        "plant-a/paint",
+        "plant-a/press",
+        "plant-b/assembly",
+    ]
+    at.selectbox(key="alerts_line").select("plant-a/press").run()
     assert not at.dataframe and "No alert matches" in at.info[0].value
     at.selectbox(key="alerts_state").select("Active (open or acknowledged)").run()
     assert list(at.dataframe[0].value["id"]) == [seeded_alerts["low"]]  # the line's machine's alert
 
 
 def test_acknowledge_then_resolve(
-    seeded_alerts: dict[str, int], session_factory: sessionmaker[Session]
+    seeded_alerts: dict[str, int],
+    session_factory: sessionmaker[Session],
+    api_server: ApiServer,
+    dashboard_env: Seed,
 ) -> None:
     at = alerts_page()
     choice = next(
@@ -78,16 +86,22 @@ def test_acknowledge_then_resolve(
             "bearing ordered",
         )
     at.selectbox(key="alert_choice").select(choice)
+    at.text_input(key="alert_comment").input("bearing replaced")
     at.button[1].click().run()  # Resolve
-    with transaction(session_factory) as session:
-        states = dict(session.execute(select(Alert.id, Alert.state)).all())
-    assert states[seeded_alerts["low"]] == "resolved" and states[seeded_alerts["stuck"]] == "open"
+    key = dashboard_env.engineer_key
+    low = api(api_server, key, f"/alerts/{seeded_alerts['low']}")
+    assert (low["state"], low["resolved_by"]) == ("resolved", "dash-engineer")
+    steps = [(step["kind"], step["actor"], step["comment"]) for step in low["history"]]
+    assert ("acknowledged", "dash-engineer", "bearing ordered") in steps
+    assert ("resolved", "dash-engineer", "bearing replaced") in steps, steps
+    assert api(api_server, key, f"/alerts/{seeded_alerts['stuck']}")["state"] == "open"
 
 
 def test_rule_filter_and_an_alerts_history_from_a_link(
     seeded_alerts: dict[str, int], session_factory: sessionmaker[Session]
 ) -> None:
     at = alerts_page()
+    assert {"rul_low", "sensor_stuck", "quality"} <= set(at.selectbox(key="alerts_rule").options)
     at.selectbox(key="alerts_rule").select("sensor_stuck").run()
     assert list(at.dataframe[0].value["id"]) == [seeded_alerts["stuck"]]
     at.selectbox(key="alerts_rule").select("All").run()

@@ -68,7 +68,7 @@ def _charts() -> dict[str, Spec]:
         "alert timeline": alert_timeline_chart(alerts, start=T0, end=END, tz=UTC),
         "p-chart": p_chart(samples, title="Defect rate", tz=UTC),
         "curves": curves_chart({"loss": [3.0, 2.0, 1.5], "val_loss": [3.2, 2.4, 2.1]}, title="Training"),
-        "health grid": grid_chart(machines, health, {"s/l/m": 1}, T0, 300.0),
+        "health grid": grid_chart(machines, health, {"s/l/m": alerts}, T0, 300.0),
     }
 
 

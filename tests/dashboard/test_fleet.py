@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import pandas as pd
@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from dashboard.client import PlantwatchClient
-from dashboard.fleet_grid import HEALTH_COLUMNS, band, grid_chart
-from dashboard.records import Health, Machine
+from dashboard.fleet_grid import HEALTH_COLUMNS, band, grid_chart, open_alerts_by_machine
+from dashboard.records import Alert, Health, Machine
 from tests.dashboard.conftest import ApiServer, Seed, app_test
 from tests.dashboard.health_seed import WITHHELD, HealthSeed, seed_health
 
@@ -128,7 +128,9 @@ def test_grid_colours_machines_by_predicted_rul_and_failure_probability(health: 
     assert list(fleet["RUL"])[:2] == [12.0, 80.0] and list(fleet["RUL interval"])[:2] == ["8-18", "60-95"]
     assert list(fleet["P(failure)"])[:2] == [0.3, 0.6]
     assert list(fleet["open alerts"]) == [2, 0, 1, 0]  # m2's alert was resolved
-    assert list(fleet["why"]) == ["", "", "", WITHHELD]
+    # Why each needs attention: its active alerts (most severe first), else the prediction's figures.
+    assert list(fleet["why"]) == ["predicted RUL 12; stuck: vibration", "warning: RUL 80, P(failure) 60%",
+                                  "stuck: humidity", WITHHELD]  # fmt: skip
     assert pd.isna(fleet["RUL"][3]) and fleet["details"][3] == "machine?machine=plant-b/assembly/a1"
     assert any("RUL ≤ 20 or P(failure) ≥ 80%" in caption.value for caption in at.caption)
 
@@ -181,7 +183,9 @@ def test_the_health_grid_has_a_square_per_machine_on_its_lines_row_linking_to_it
     ]
     health = {1: Health(machine_id=1, machine="s/b/m2", status="ok", severity="critical", rul=12.4),
               3: Health(machine_id=3, machine="s/b/m1", status="ok", severity="ok", rul=90.0)}  # fmt: skip
-    spec = grid_chart(machines, health, {"s/b/m2": 2}, now, 300.0)
+    alerts = [Alert(id=i, rule="rul_low", severity="critical", state="open", message="low", count=1,
+                    machine="s/b/m2", line="s/b", opened_at=now) for i in (1, 2)]  # fmt: skip
+    spec = grid_chart(machines, health, open_alerts_by_machine(alerts), now, 300.0)
     cells = spec["datasets"]["cells"]
     assert list(zip(cells["line"], cells["slot"], cells["machine"], cells["band"], strict=True)) == [
         ("s/a", 0, "x", "none"), ("s/b", 0, "m1", "ok"), ("s/b", 1, "m2", "critical")
@@ -193,3 +197,19 @@ def test_the_health_grid_has_a_square_per_machine_on_its_lines_row_linking_to_it
     assert layer["encoding"]["href"]["field"] == "url"
     tests = [condition["test"] for condition in layer["encoding"]["color"]["condition"]]
     assert tests == [f"(datum['band'] === '{name}')" for name in ("critical", "warning", "ok", "none")]
+
+
+def test_open_alerts_per_machine_most_severe_then_newest_first() -> None:
+    t0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+    def alert(
+        id_: int, severity: str, minutes: int, machine: str | None = "s/l/m", state: str = "open"
+    ) -> Alert:
+        return Alert(id=id_, rule="r", severity=severity, state=state, message=f"#{id_}", count=1,
+                     machine=machine, line="s/l", opened_at=t0 + timedelta(minutes=minutes))  # fmt: skip
+
+    resolved, on_the_line = alert(4, "critical", 1, state="resolved"), alert(5, "critical", 2, machine=None)
+    found = open_alerts_by_machine(
+        [alert(1, "warning", 5), alert(2, "critical", 0), alert(3, "warning", 9), resolved, on_the_line]
+    )
+    assert {path: [a.id for a in listed] for path, listed in found.items()} == {"s/l/m": [2, 3, 1]}

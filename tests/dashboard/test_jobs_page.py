@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pandas as pd
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,7 +17,7 @@ from plantwatch.embedded import free_port
 from plantwatch.settings import get_settings
 from services import job_requests
 from services.api_keys import create_key
-from tests.dashboard.conftest import ApiServer, Seed, app_test
+from tests.dashboard.conftest import ApiServer, Seed, api, app_test
 
 NO_FAILURE = "InsufficientDataError: no machine has a recorded failure"
 
@@ -67,12 +66,6 @@ def jobs_page(key: str | None = None) -> AppTest:
 def table(at: AppTest, column: str) -> pd.DataFrame:
     """The first table with `column` (AppTest does not expose the keys of dataframes)."""
     return next(frame.value for frame in at.dataframe if column in frame.value.columns)
-
-
-def api(server: ApiServer, key: str, path: str, **params: Any) -> Any:
-    response = httpx.get(f"{server.url}/api/v1{path}", params=params, headers={"X-API-Key": key})
-    response.raise_for_status()
-    return response.json()
 
 
 def test_schedule_and_recent_runs_with_durations_errors_and_filters(

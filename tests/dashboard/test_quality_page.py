@@ -4,7 +4,6 @@ their images, and relabelling from the review queue (which changes what the API 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 import pandas as pd
@@ -18,7 +17,7 @@ from db.repositories.inspections import find_line
 from db.tables import Inspection
 from plantwatch.embedded import free_port
 from plantwatch.settings import get_settings
-from tests.dashboard.conftest import ApiServer, Seed, app_test, charts_of
+from tests.dashboard.conftest import ApiServer, Seed, api, app_test, charts_of
 from tests.image_samples import image_bytes
 
 HOURS = 11  # hours of steady 5 % defects at cam-1 before the last one, at 50 %
@@ -112,12 +111,6 @@ def table(at: AppTest, column: str) -> pd.DataFrame:
 def queue_table(at: AppTest) -> pd.DataFrame:
     """The review queue: the page's last table."""
     return at.dataframe[-1].value
-
-
-def api(server: ApiServer, key: str, path: str, **params: Any) -> Any:
-    response = httpx.get(f"{server.url}/api/v1{path}", params=params, headers={"X-API-Key": key})
-    response.raise_for_status()
-    return response.json()
 
 
 def test_p_chart_per_line_and_station_with_the_out_of_control_hour(inspections: dict[str, int]) -> None:
