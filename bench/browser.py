@@ -140,7 +140,7 @@ def _launch(playwright: Playwright, executable: str, profile: Path) -> BrowserCo
         profile,
         executable_path=executable,
         args=["--no-sandbox"],
-        viewport={"width": 1440, "height": 900},  # a laptop screen
+        viewport={"width": 1366, "height": 768},  # the most common laptop screen
     )
 
 

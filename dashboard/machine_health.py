@@ -51,8 +51,12 @@ def alerts_table(alerts: Sequence[Alert], tz: tzinfo) -> pd.DataFrame:
 
 
 def _metrics(health: Health) -> None:
-    columns = st.columns(4)
-    columns[0].metric("Health", BAND_LABELS[band(health)], help=f"Prediction status: {health.status}")
+    columns = st.columns([1.3, 1, 1, 1])
+    # "n/a" as the other figures say it: "no prediction" does not fit a laptop's column (the caption
+    # below says why there is none).
+    shown = band(health)
+    label = BAND_LABELS[shown] if shown != "none" else f"{BAND_LABELS['none'].split()[0]} n/a"
+    columns[0].metric("Health", label, help=f"Prediction status: {health.status}")
     interval = interval_text(health)
     columns[1].metric(
         "Predicted RUL",

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from models.windows import DEFAULT_CAP, Runs
 
-ArchitectureKind = Literal["lstm", "cnn_lstm", "tcn", "cnn"]
+ArchitectureKind = Literal["lstm", "cnn_lstm", "tcn"]
 LrSchedule = Literal["constant", "plateau"]
 
 
@@ -20,8 +20,7 @@ class InsufficientDataError(ValueError):
 
 @dataclass(frozen=True)
 class ArchitectureConfig:
-    """The network: stacked LSTM, convolutions then LSTM, a dilated temporal convolution (TCN), or
-    convolutions over time flattened into a dense layer (cnn, after Li et al. 2018)."""
+    """The network: stacked LSTM, convolutions then LSTM, or a dilated temporal convolution (TCN)."""
 
     kind: ArchitectureKind = "cnn_lstm"
     conv_filters: int = 32

@@ -132,15 +132,6 @@ def _graph(
             x = layers.LSTM(units, return_sequences=not last, dtype=dtype, name=f"{prefix}lstm{i}")(x)
             if arch.dropout and not last:
                 x = layers.Dropout(arch.dropout, dtype=dtype, name=f"{prefix}dropout{i}")(x)
-    elif arch.kind == "cnn":
-        # Every time step keeps its place: the dense layer sees where in the window a change happens.
-        for i in range(arch.conv_layers):
-            x = layers.Conv1D(
-                arch.conv_filters, arch.conv_kernel, padding="same", activation="tanh",
-                dtype=dtype, name=f"{prefix}conv{i}",
-            )(x)  # fmt: skip
-        x = layers.Conv1D(1, 3, padding="same", activation="tanh", dtype=dtype, name=f"{prefix}conv_out")(x)
-        x = layers.Flatten(dtype=dtype, name=f"{prefix}flatten")(x)
     elif arch.kind == "tcn":
         x = _tcn(x, arch, dtype, prefix)
         x = layers.Cropping1D((window - 1, 0), dtype=dtype, name=f"{prefix}last_step")(x)

@@ -230,7 +230,7 @@ def test_withheld_prediction_says_why(health: HealthSeed) -> None:
 
     assert not at.exception
     assert any(w.value == f"Prediction withheld: {WITHHELD}." for w in at.warning)
-    assert {m.label: m.value for m in at.metric}["Health"] == "⚪ no prediction"
+    assert {m.label: m.value for m in at.metric}["Health"] == "⚪ n/a"
     assert "No prediction of the last 1 h has a RUL" in at.info[0].value
     assert RUL_TITLE not in all_charts(at) and DRIVERS_TITLE not in all_charts(at)
 
