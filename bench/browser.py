@@ -59,13 +59,12 @@ EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 
 def chromium() -> str | None:
     """The chromium executable; installs Debian's packages (chromium, an emoji font) first where that is
-    possible (as root, with apt-get; the package lists are refreshed when the first try fails). None,
-    after saying why on stderr, when there is none."""
+    possible (as root, with apt-get; the package lists are refreshed when the first try fails and the
+    browser itself is missing). None, after saying why on stderr, when there is none."""
     found = shutil.which("chromium")
-    missing = found is None or not EMOJI_FONT.exists()
-    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
+    if (found is None or not EMOJI_FONT.exists()) and os.geteuid() == 0 and shutil.which("apt-get"):
         install = ["apt-get", "install", "-y", "-q", *PACKAGES]
-        if _apt(install) != 0 and _apt(["apt-get", "update", "-q"]) == 0:
+        if _apt(install) != 0 and found is None and _apt(["apt-get", "update", "-q"]) == 0:
             _apt(install)
         found = shutil.which("chromium")
     return found

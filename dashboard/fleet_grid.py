@@ -21,6 +21,7 @@ from dashboard.vega import Spec, colour_by, named, rows_chart, with_data
 
 BANDS = ("critical", "warning", "ok", "none")
 BAND_LABELS = {"critical": "🔴 critical", "warning": "🟠 warning", "ok": "🟢 ok", "none": "⚪ no prediction"}
+NO_PREDICTION_SHORT = "⚪ n/a"  # where "no prediction" does not fit
 HEALTH_COLUMNS = ["machine", "health", "RUL", "RUL interval", "P(failure)", "open alerts", "last seen",
                   "details", "why"]  # fmt: skip
 NO_HEALTH = "the API did not say (see the error above)"
@@ -35,6 +36,10 @@ class Thresholds:
     rul_critical: float | None
     probability_warning: float | None
     probability_critical: float | None
+    from_api: bool = True  # False: the dashboard's own settings, as the API did not say
+
+    def source_note(self) -> str:
+        return "" if self.from_api else " (the dashboard's defaults: the API did not say which apply)"
 
 
 def band(health: Health | None) -> str:
@@ -66,6 +71,10 @@ def interval_text(health: Health | None) -> str:
     if health is None or health.rul_low is None or health.rul_high is None:
         return ""
     return f"{health.rul_low:.0f}-{health.rul_high:.0f}"
+
+
+def _without_health(alerts: Sequence[Alert]) -> str:
+    return "; ".join([a.message for a in alerts] + [NO_HEALTH])
 
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
@@ -109,7 +118,7 @@ def _health_rows(
                 "open alerts": None if open_alerts is None else len(alerts),
                 "last seen": last_seen_label(machine.last_activity, now, stale_after_s),
                 "details": machine_url(machine.path),
-                "why": why(found, alerts) if health is not None else NO_HEALTH,
+                "why": why(found, alerts) if health is not None else _without_health(alerts),
             }
         )
     return rows

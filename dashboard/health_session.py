@@ -56,14 +56,15 @@ def fleet_reads() -> list[Callable[[], object]]:
     return [partial(_fleet_health, url, key), partial(_active_alerts, url, key)]
 
 
-def machine_reads(machine_id: int, start: datetime, end: datetime) -> list[Callable[[], object]]:
-    """The Machine page's health reads (as `machine_health`, `predictions` and `machine_alerts`
-    make them), for session.prefetch."""
+def machine_reads(machine: Machine, start: datetime, end: datetime) -> list[Callable[[], object]]:
+    """The Machine page's health reads (as `machine_health`, `predictions`, `machine_alerts` and
+    `thresholds` make them), for session.prefetch."""
     url, key = session.settings().api_url, session.current_key()
     return [
-        partial(_machine_health, url, key, machine_id),
-        partial(_predictions, url, key, machine_id, start, end),
-        partial(_machine_alerts, url, key, machine_id, end),
+        partial(_machine_health, url, key, machine.id),
+        partial(_predictions, url, key, machine.id, start, end),
+        partial(_machine_alerts, url, key, machine.id, end),
+        partial(_prediction_levels, url, key, machine.path),
     ]
 
 
@@ -125,4 +126,4 @@ def thresholds(machine: Machine | None = None) -> Thresholds:
         "failure_probability_high",
         (settings.alert_failure_probability_warning, settings.alert_failure_probability_critical),
     )
-    return Thresholds(*rul, *probability)
+    return Thresholds(*rul, *probability, from_api=set(PREDICTION_RULES) <= set(levels))

@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import health_session, session
 from dashboard.api_error import ApiError
-from dashboard.fleet_grid import BAND_LABELS, band, interval_text
+from dashboard.fleet_grid import BAND_LABELS, NO_PREDICTION_SHORT, band, interval_text
 from dashboard.health_charts import alert_timeline_chart, drivers_chart, rul_chart
 from dashboard.records import Alert, Event, Health, Machine
 
@@ -55,7 +55,7 @@ def _metrics(health: Health) -> None:
     # "n/a" as the other figures say it: "no prediction" does not fit a laptop's column (the caption
     # below says why there is none).
     shown = band(health)
-    label = BAND_LABELS[shown] if shown != "none" else f"{BAND_LABELS['none'].split()[0]} n/a"
+    label = BAND_LABELS[shown] if shown != "none" else NO_PREDICTION_SHORT
     columns[0].metric("Health", label, help=f"Prediction status: {health.status}")
     interval = interval_text(health)
     columns[1].metric(
@@ -139,7 +139,8 @@ def rul_history(
     )
     st.vega_lite_chart(spec=spec, key="machine_rul", width="stretch")
     st.caption(
-        "The band is the prediction interval; dotted lines are the warning and critical RUL thresholds."
+        "The band is the prediction interval; dotted lines are the warning and critical RUL thresholds"
+        f"{limits.source_note()}."
     )
 
 

@@ -76,15 +76,15 @@ def forget_events() -> None:
     _events.clear()
 
 
-def read_all(machine_id: int, sensors: Sequence[str], times: tuple[datetime, datetime]) -> None:
+def read_all(machine: Machine, sensors: Sequence[str], times: tuple[datetime, datetime]) -> None:
     """Every read of the page's charts at once (session.prefetch), so that the page then finds each
     answer in the cache: the wait is the slowest read's, not the sum of them."""
     url, key = session.settings().api_url, session.current_key()
     begin, end = times
     reads: list[Callable[[], object]] = [
-        partial(_events, url, key, machine_id),
-        *health_session.machine_reads(machine_id, begin, end),
+        partial(_events, url, key, machine.id),
+        *health_session.machine_reads(machine, begin, end),
     ]
     if sensors:
-        reads.append(partial(_series_set, url, key, machine_id, tuple(sensors), begin, end))
+        reads.append(partial(_series_set, url, key, machine.id, tuple(sensors), begin, end))
     session.prefetch(*reads)()

@@ -53,6 +53,7 @@ class RuleOut(BaseModel):
     defaults: ThresholdsOut = Field(description="From the settings; apply where no override does.")
     overrides: list[OverrideOut] = Field(description="The most specific applies: machine, line, plant.")
     effective: EffectiveOut = Field(
-        description="The thresholds in effect for the `machine` the request names (its own override, its "
-        "line's, the plant's, else the defaults), or plant-wide when it names none."
+        description="The thresholds in effect for the machine the request names (`?machine=` of a GET, "
+        "or the machine of the override a PUT or DELETE changes: its own override, its line's, the "
+        "plant's, else the defaults), else plant-wide."
     )

@@ -64,11 +64,12 @@ def _known(rule: str) -> None:
         raise not_found(f"no rule {rule!r}; rules are {', '.join(sorted(RULES))}")
 
 
-def _scope(session: Session, line: str | None, machine: str | None) -> tuple[int | None, int | None]:
+def _scope(session: Session, line: str | None, machine: str | None) -> tuple[int | None, Machine | None]:
+    """(line id, machine) of an override's scope; neither: the plant's."""
     if line is not None and machine is not None:
         raise invalid("give at most one of machine and line (neither: the plant-wide override)")
     if machine is not None:
-        return None, find_machine(session, machine).id
+        return None, find_machine(session, machine)
     if line is not None:
         return find_line_path(session, line, "line").id, None
     return None, None
@@ -88,22 +89,23 @@ def list_rules(
 
 def set_override(session: Session, rule: str, body: ThresholdsIn, by: str, settings: Settings) -> RuleOut:
     _known(rule)
-    line_id, machine_id = _scope(session, body.line, body.machine)
+    line_id, machine = _scope(session, body.line, body.machine)
     thresholds = Thresholds(
         body.enabled, body.warning, body.critical, body.hysteresis, body.min_duration_s, "api"
     )
+    machine_id = machine.id if machine else None
     try:
         alert_rules.set_override(session, rule, line_id, machine_id, thresholds, by, utcnow())
     except alert_rules.RuleValueError as exc:
         raise invalid(str(exc)) from exc
-    return _rule_out(session, rule, settings)
+    return _rule_out(session, rule, settings, machine)
 
 
 def remove_override(
     session: Session, rule: str, line: str | None, machine: str | None, settings: Settings
 ) -> RuleOut:
     _known(rule)
-    line_id, machine_id = _scope(session, line, machine)
-    if not alert_rules.remove_override(session, rule, line_id, machine_id):
+    line_id, found = _scope(session, line, machine)
+    if not alert_rules.remove_override(session, rule, line_id, found.id if found else None):
         raise not_found(f"{rule} has no override for that scope")
-    return _rule_out(session, rule, settings)
+    return _rule_out(session, rule, settings, found)

@@ -134,7 +134,8 @@ def _legend(limits: Thresholds) -> str:
 
     return (
         f"{BAND_LABELS['critical']}: {levels(limits.rul_critical, limits.probability_critical)} · "
-        f"{BAND_LABELS['warning']}: {levels(limits.rul_warning, limits.probability_warning)}, plant-wide; a "
+        f"{BAND_LABELS['warning']}: {levels(limits.rul_warning, limits.probability_warning)}, plant-wide"
+        f"{limits.source_note()}; a "
         f"line or machine may have thresholds of its own (GET /api/v1/alert-rules) · {BAND_LABELS['none']}: "
         "not scored yet or withheld (the why column says why)."
     )

@@ -113,7 +113,7 @@ def _charts(path: str, sensors: list[str], range_label: str) -> None:
     start, end = session.window(RANGES[range_label], datetime.now(UTC))
     tz = session.display_tz()
     with st.spinner("Loading the machine's data…"):
-        machine_reads.read_all(machine.id, sensors, (start, end))
+        machine_reads.read_all(machine, sensors, (start, end))
     try:
         events = machine_reads.events(machine.id)
     except ApiError as exc:

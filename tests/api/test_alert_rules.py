@@ -86,7 +86,10 @@ def test_effective_thresholds_for_a_machine_its_line_or_the_plant(
     admin = auth(keys["admin"])
     for body in ({"warning": 60, "critical": 30}, {"line": "s1/l1", "warning": 150, "critical": 75},
                  {"machine": "s1/l1/m3", "enabled": False}):  # fmt: skip
-        assert client.put("/api/v1/alert-rules/rul_low", json=body, headers=admin).status_code == 200
+        put = client.put("/api/v1/alert-rules/rul_low", json=body, headers=admin)
+        assert put.status_code == 200, put.text
+    # A machine's override answers with what is now in effect for that machine.
+    assert (put.json()["effective"]["source"], put.json()["effective"]["enabled"]) == ("machine", False)
     assert effective(None) == ("plant", True, 60.0, 30.0)  # the fleet's legend
     assert effective("MES-0001") == ("line", True, 150.0, 75.0)  # m1 by its MES code, on line s1/l1
     assert effective("s1/l1/m3") == ("machine", False, None, None)

@@ -1,7 +1,8 @@
-"""Every chart the dashboard draws is valid Vega-Lite: Altair builds and validates each chart, and here
-each spec, with its named datasets attached as the browser gets them (records), is checked again
-against the Vega-Lite schema Altair ships (`alt.Chart.from_dict` validates), so a dataset that does not
-fit fails here instead of drawing an empty chart in the browser."""
+"""Every chart the dashboard draws is valid Vega-Lite and finds its data: each spec, with its named
+datasets attached as the browser gets them (records), is checked against the Vega-Lite schema Altair
+ships (`alt.Chart.from_dict` validates), and every field a layer encodes must be a column of the
+dataset it names (or made by its transforms). Layouts are built apart from their data (and cached), so
+a renamed column would otherwise draw an empty chart in the browser without any error."""
 
 from __future__ import annotations
 
@@ -75,6 +76,40 @@ def _charts() -> dict[str, Spec]:
 @pytest.mark.parametrize("name", list(_charts()))
 def test_the_chart_is_valid_vega_lite(name: str) -> None:
     alt.Chart.from_dict(_as_browser_gets_it(_charts()[name]))  # raises on a spec the schema refuses
+
+
+def _fields(encoding: Any) -> set[str]:
+    """Every `field` named in an encoding, its tooltips and conditions included."""
+    if isinstance(encoding, dict):
+        own = {encoding["field"]} if isinstance(encoding.get("field"), str) else set()
+        return own.union(*(_fields(value) for value in encoding.values()))
+    if isinstance(encoding, list):
+        return set().union(*(_fields(item) for item in encoding))
+    return set()
+
+
+def _unknown_fields(spec: Spec) -> list[tuple[str, set[str]]]:
+    """(dataset, fields) of each layer that encodes fields its data does not have."""
+    browser = _as_browser_gets_it(spec)
+    unknown = []
+    for layer in browser["layer"]:
+        dataset = (layer.get("data") or browser.get("data") or {})["name"]
+        columns = set().union(*(row.keys() for row in browser["datasets"][dataset]))
+        made = {name for step in layer.get("transform", []) for name in step.get("as", [])}
+        if missing := _fields(layer["encoding"]) - columns - made:
+            unknown.append((dataset, missing))
+    return unknown
+
+
+@pytest.mark.parametrize("name", list(_charts()))
+def test_every_encoded_field_is_a_column_of_the_layers_data(name: str) -> None:
+    assert _unknown_fields(_charts()[name]) == []
+
+
+def test_a_renamed_column_is_caught() -> None:
+    spec = _charts()["curves"]
+    spec["datasets"]["curves"] = spec["datasets"]["curves"].rename(columns={"epoch": "step"})
+    assert _unknown_fields(spec) == [("curves", {"epoch"})]
 
 
 def test_a_broken_spec_is_refused() -> None:

@@ -13,6 +13,9 @@ from streamlit.testing.v1 import AppTest
 from dashboard.client import PlantwatchClient
 from dashboard.fleet_grid import HEALTH_COLUMNS, band, grid_chart, open_alerts_by_machine
 from dashboard.records import Alert, Health, Machine
+from db.engine import transaction
+from services import alert_rules
+from services.alert_rules import Thresholds
 from tests.dashboard.conftest import ApiServer, Seed, app_test
 from tests.dashboard.health_seed import WITHHELD, HealthSeed, seed_health
 
@@ -132,7 +135,23 @@ def test_grid_colours_machines_by_predicted_rul_and_failure_probability(health: 
     assert list(fleet["why"]) == ["predicted RUL 12; stuck: vibration", "warning: RUL 80, P(failure) 60%",
                                   "stuck: humidity", WITHHELD]  # fmt: skip
     assert pd.isna(fleet["RUL"][3]) and fleet["details"][3] == "machine?machine=plant-b/assembly/a1"
-    assert any("RUL ≤ 20 or P(failure) ≥ 80%" in caption.value for caption in at.caption)
+    legend = next(caption.value for caption in at.caption if "RUL ≤ 20 or P(failure) ≥ 80%" in caption.value)
+    assert "the dashboard's defaults" not in legend  # the API said which thresholds apply
+
+
+def test_the_legend_follows_a_plant_wide_override(
+    health: HealthSeed, dashboard_env: Seed, session_factory: sessionmaker[Session]
+) -> None:
+    with transaction(session_factory) as session:
+        plant = Thresholds(True, 60.0, 30.0, 0.0, 0, "test")
+        alert_rules.set_override(session, "rul_low", None, None, plant, "test", dashboard_env.now)
+
+    at = app_test().run()
+
+    legend = next(caption.value for caption in at.caption if "plant-wide" in caption.value)
+    assert "🔴 critical: RUL ≤ 30 or P(failure) ≥ 80%" in legend
+    assert "🟠 warning: RUL ≤ 60 or P(failure) ≥ 50%, plant-wide;" in legend
+    assert metrics(at)["🟠 warning"] == "1"  # m1 (RUL 12) critical; m2 warning; p1 (RUL 150) ok
 
 
 def test_grid_counts_follow_the_filters(health: HealthSeed) -> None:
