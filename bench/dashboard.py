@@ -3,7 +3,8 @@
 Issue 9 asks that pages load in under 2 s with 1,000 machines. This seeds a database as bench.api does
 (`bench.api.open_seeded`, in its own data folder: 1,000 machines on 10 lines of 100, a prediction and an
 open alert each, readings of 100 of them), makes the machine the Machine page shows live
-(bench.dashboard_live), starts `plantwatch api` (bench.api_servers.Servers) with an `engineer` key and
+(bench.dashboard_live), gives line bench/line0 three days of classified inspections at two cameras
+(bench.dashboard_quality), starts `plantwatch api` (bench.api_servers.Servers) with an `engineer` key and
 the dashboard as a real process (`plantwatch dashboard`, auto-refresh off) on a free port, then
 opens every page in chromium three times with bench.browser.visit_pages (timed until the page has
 settled): Fleet by its URL (which loads the app itself), Machine from the Fleet page ("Open a machine"),
@@ -45,6 +46,7 @@ from bench.api_servers import Servers
 from bench.browser import PageVisit, chromium, visit_pages, visit_url
 from bench.common import REPO, emit, machine, setup_logging
 from bench.dashboard_live import LIVE_MACHINE, make_live
+from bench.dashboard_quality import seed_inspections
 from db.engine import transaction
 from plantwatch.cli.components import streamlit_command
 from plantwatch.embedded import free_port
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     params = FleetParams()  # bench.api's defaults
     bench_db = open_seeded(args.data_dir, params)
     make_live(bench_db.factory)
+    seed_inspections(bench_db.factory, bench_db.models_dir / "images")  # the API's images_directory
     work = REPO / "var" / "bench" / "dashboard-run"
     servers = Servers(bench_db.url, work, bench_db.models_dir)
     dashboard: subprocess.Popen[bytes] | None = None
