@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
@@ -10,11 +11,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
+from dashboard import session as session_state
 from dashboard.client import PlantwatchClient
 from dashboard.fleet_grid import HEALTH_COLUMNS, band, grid_chart, open_alerts_by_machine
 from dashboard.records import Alert, Health, Machine
 from db.engine import transaction
-from services import alert_rules
+from services import alert_rules, alerts
 from services.alert_rules import Thresholds
 from tests.dashboard.conftest import ApiServer, Seed, app_test
 from tests.dashboard.health_seed import WITHHELD, HealthSeed, seed_health
@@ -152,6 +154,25 @@ def test_the_legend_follows_a_plant_wide_override(
     assert "🔴 critical: RUL ≤ 30 or P(failure) ≥ 80%" in legend
     assert "🟠 warning: RUL ≤ 60 or P(failure) ≥ 50%, plant-wide;" in legend
     assert metrics(at)["🟠 warning"] == "1"  # m1 (RUL 12) critical; m2 warning; p1 (RUL 150) ok
+
+
+def test_a_refresh_shows_what_changed_since(
+    health: HealthSeed, dashboard_env: Seed, session_factory: sessionmaker[Session]
+) -> None:
+    at = app_test().run()
+    assert metrics(at)["Open alerts"] == "3"
+    with transaction(session_factory) as session:
+        m2 = dashboard_env.ids["plant-a/press/m2"]
+        alerts.raise_or_update(
+            session, m2, "sensor_stuck", "warning", "stuck: temperature", dashboard_env.now
+        )
+
+    time.sleep(session_state.CACHE_TTL_S + 0.5)  # what the page read is kept this long
+    at.run()  # what each auto-refresh does (PLANTWATCH_DASHBOARD_REFRESH_S)
+
+    assert metrics(at)["Open alerts"] == "4"
+    (fleet,) = tables(at)
+    assert dict(zip(fleet["machine"], fleet["why"], strict=True))["m2"] == "stuck: temperature"
 
 
 def test_grid_counts_follow_the_filters(health: HealthSeed) -> None:
