@@ -30,6 +30,7 @@ from dashboard.records import (
     event_from_json,
     health_from_json,
     machine_from_json,
+    optional_float,
     parse_ts,
 )
 
@@ -152,8 +153,8 @@ class PlantwatchClient:
                     Point(
                         ts=ts,
                         value=float(p["value"]),
-                        min=_float(p.get("min")),
-                        max=_float(p.get("max")),
+                        min=optional_float(p.get("min")),
+                        max=optional_float(p.get("max")),
                         n=int(p["n"]) if p.get("n") is not None else None,
                     )
                 )
@@ -249,10 +250,6 @@ class PlantwatchClient:
         """`acknowledge` or `resolve` an alert, with an optional comment."""
         body = {"comment": comment} if comment else {}
         return alert_from_json(self._request("POST", f"/alerts/{int(alert_id)}/{action}", json=body))
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def _ref(ref: str | int) -> str:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import ops_session, session
 from dashboard.api_error import ApiError
-from dashboard.ops_records import DeadLetterSummary
+from dashboard.job_records import DeadLetterSummary
 from dashboard.ops_tables import dead_letters_table
 
 ALL_REASONS = "All reasons"

@@ -8,21 +8,23 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.client import PAGE_LIMIT, PlantwatchClient
-from dashboard.ops_records import (
+from dashboard.job_records import (
     DeadLetter,
     DeadLetterSummary,
-    Inspection,
     Job,
     JobRequest,
     JobRun,
-    ModelVersion,
-    Quality,
     dead_letter_from_json,
     dead_letter_summary_from_json,
-    inspection_from_json,
     job_from_json,
     job_request_from_json,
     job_run_from_json,
+)
+from dashboard.ops_records import (
+    Inspection,
+    ModelVersion,
+    Quality,
+    inspection_from_json,
     model_version_from_json,
     quality_from_json,
 )

@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 
 from dashboard.formatting import relative_age
-from dashboard.ops_records import DeadLetter, Inspection, Job, JobRun, ModelVersion, QualitySample
+from dashboard.job_records import DeadLetter, Job, JobRun
+from dashboard.ops_records import Inspection, ModelVersion, QualitySample
 
 STATUS_ICONS = {"succeeded": "✅", "failed": "❌", "running": "⏳", "champion": "👑", "candidate": "🆕",
                 "retired": "💤", "rejected": "🚫"}  # fmt: skip

@@ -201,7 +201,16 @@ def alert_from_json(raw: dict[str, Any]) -> Alert:
     )
 
 
-def _opt_float(value: Any) -> float | None:
+def ts_field(raw: dict[str, Any], name: str) -> datetime:
+    """A time the API always sends; ValueError when it did not."""
+    value = parse_ts(raw.get(name))
+    if value is None:
+        raise ValueError(f"the API sent no {name}")
+    return value
+
+
+def optional_float(value: Any) -> float | None:
+    """A JSON number or null as a float or None."""
     return None if value is None else float(value)
 
 
@@ -212,12 +221,12 @@ def health_from_json(raw: dict[str, Any]) -> Health:
         status=str(raw.get("status") or "pending"),
         severity=str(raw["severity"]) if raw.get("severity") else None,
         made_at=parse_ts(raw.get("made_at")),
-        rul=_opt_float(raw.get("rul")),
-        rul_low=_opt_float(raw.get("rul_low")),
-        rul_high=_opt_float(raw.get("rul_high")),
-        failure_probability=_opt_float(raw.get("failure_probability")),
-        horizon=_opt_float(raw.get("horizon")),
-        health_score=_opt_float(raw.get("health_score")),
+        rul=optional_float(raw.get("rul")),
+        rul_low=optional_float(raw.get("rul_low")),
+        rul_high=optional_float(raw.get("rul_high")),
+        failure_probability=optional_float(raw.get("failure_probability")),
+        horizon=optional_float(raw.get("horizon")),
+        health_score=optional_float(raw.get("health_score")),
         reasons=tuple(str(r) for r in raw.get("reasons") or []),
         top_sensors=tuple(
             Driver(sensor=str(d["sensor"]), score=float(d["score"])) for d in raw.get("top_sensors") or []

@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import ops_session, session
 from dashboard.api_error import ApiError
 from dashboard.dead_letters import dead_letters_section
-from dashboard.ops_records import Job, JobRequest
+from dashboard.job_records import Job, JobRequest
 from dashboard.ops_tables import duration_text, jobs_table, runs_table
 
 ALL_JOBS = "All jobs"
