@@ -53,10 +53,12 @@ def band(health: Health | None) -> str:
 def why(health: Health | None, alerts: Sequence[Alert] = ()) -> str:
     """Why the machine needs attention, or has no usable prediction: its active alerts' messages (most
     severe first), the API's reasons for a degraded, withheld or pending prediction, and for a warning
-    or critical prediction without an alert yet, its figures. Empty when all is well."""
+    or critical prediction without an alert yet, its figures. Empty when all is well. No health (the API
+    did not answer): the alerts, then that."""
+    said = [a.message for a in alerts]
     if health is None:
-        return NO_HEALTH
-    said = [a.message for a in alerts] + list(health.reasons)
+        return "; ".join([*said, NO_HEALTH])
+    said += health.reasons
     if not said and band(health) in ("critical", "warning"):
         rul, probability = health.rul, health.failure_probability
         figures = [f"RUL {rul:.0f}" if rul is not None else "",
@@ -71,10 +73,6 @@ def interval_text(health: Health | None) -> str:
     if health is None or health.rul_low is None or health.rul_high is None:
         return ""
     return f"{health.rul_low:.0f}-{health.rul_high:.0f}"
-
-
-def _without_health(alerts: Sequence[Alert]) -> str:
-    return "; ".join([a.message for a in alerts] + [NO_HEALTH])
 
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
@@ -118,7 +116,7 @@ def _health_rows(
                 "open alerts": None if open_alerts is None else len(alerts),
                 "last seen": last_seen_label(machine.last_activity, now, stale_after_s),
                 "details": machine_url(machine.path),
-                "why": why(found, alerts) if health is not None else _without_health(alerts),
+                "why": why(found, alerts),
             }
         )
     return rows
