@@ -9,7 +9,9 @@ renumbered 1..n) and `RUL.txt` (the cycles removed from each, i.e. its true RUL 
 is drawn uniformly between 1 and `--max-rul` (145, the largest true RUL of the official FD001 test
 set, as published with the data), keeping at least `--min-keep` cycles (31, the shortest official
 test series). `--cuts N` cuts each held-out engine at N random points, each a test unit of its own,
-which makes the estimate less noisy than one cut of a few engines.
+which makes the estimate less noisy than one cut of a few engines. `--folds K --fold k` holds out the
+k-th of K disjoint groups of engines instead of a random `--holdout` (see `bench.cmapss_cv`, which
+runs every fold so that each engine is tested once).
 """
 
 from __future__ import annotations
@@ -33,15 +35,27 @@ def split_file(
     min_keep: int = 31,
     max_rul: int = 145,
     cuts: int = 1,
+    fold: tuple[int, int] | None = None,
 ) -> tuple[Path, Path, Path]:
-    """Write train.txt, test.txt and RUL.txt under `out`; returns their paths."""
+    """Write train.txt, test.txt and RUL.txt under `out`; returns their paths.
+
+    `fold` = (k, K): hold out group k of the engines shuffled with `seed` and dealt into K groups
+    (then `holdout` is ignored); the cuts are drawn with `seed` + k.
+    """
     lines = [line for line in train.read_text().splitlines() if line.strip()]
     units = np.asarray([int(float(line.split()[0])) for line in lines])
     unit_ids = np.unique(units)
-    if not 0 < holdout < len(unit_ids):
+    if fold is not None:
+        k, folds = fold
+        if not 0 <= k < folds <= len(unit_ids) or folds < 2:
+            raise ValueError(f"--fold must be in 0..{folds - 1} and --folds in 2..{len(unit_ids)}")
+        held = np.sort(np.random.default_rng(seed).permutation(unit_ids)[k::folds])
+        rng = np.random.default_rng(seed + k)
+    elif not 0 < holdout < len(unit_ids):
         raise ValueError(f"--holdout must be between 1 and {len(unit_ids) - 1}")
-    rng = np.random.default_rng(seed)
-    held = np.sort(rng.choice(unit_ids, size=holdout, replace=False))
+    else:
+        rng = np.random.default_rng(seed)
+        held = np.sort(rng.choice(unit_ids, size=holdout, replace=False))
     held_set = {int(u) for u in held}
     train_lines = [line for line, u in zip(lines, units, strict=True) if int(u) not in held_set]
     test_lines: list[str] = []
@@ -63,7 +77,7 @@ def split_file(
     paths[2].write_text("\n".join(str(r) for r in removed) + "\n")
     log.info(
         "held out %d engines (%s) as %d test units; true RUL mean %.1f, range %d-%d",
-        holdout, ", ".join(str(u) for u in held), len(removed),
+        len(held), ", ".join(str(u) for u in held), len(removed),
         float(np.mean(removed)), min(removed), max(removed),
     )  # fmt: skip
     return paths
@@ -80,10 +94,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-rul", type=int, default=145, help="largest true RUL at a cut")
     parser.add_argument("--cuts", type=int, default=1, help="random cuts per held-out engine")
     parser.add_argument("--min-keep", type=int, default=31, help="fewest cycles kept per test engine")
+    parser.add_argument("--folds", type=int, help="deal the engines into this many disjoint groups")
+    parser.add_argument("--fold", type=int, default=0, help="with --folds: the group to hold out (0-based)")
     args = parser.parse_args(argv)
     setup_logging()
+    fold = (args.fold, args.folds) if args.folds else None
     for path in split_file(
-        args.train, args.out, args.holdout, args.seed, args.min_keep, args.max_rul, args.cuts
+        args.train, args.out, args.holdout, args.seed, args.min_keep, args.max_rul, args.cuts, fold
     ):
         print(path)
 

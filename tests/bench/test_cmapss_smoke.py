@@ -96,3 +96,34 @@ def test_split_of_fd001_resembles_the_official_test_set(tmp_path: Path) -> None:
     assert len(rul) == 20 and rul.min() >= 1 and rul.max() <= 145
     assert np.bincount(test[:, 0].astype(int))[1:].min() >= 31
     assert len(np.unique(np.loadtxt(tmp_path / "train.txt")[:, 0])) == 80
+
+
+def test_folds_hold_out_disjoint_groups_that_cover_every_engine(tmp_path: Path) -> None:
+    train, _, _ = write_cmapss_like(tmp_path / "data", engines=7)
+    full = np.loadtxt(train, ndmin=2)
+    held: list[set[float]] = []
+    for k in range(3):
+        out = tmp_path / f"fold{k}"
+        run_module("bench.cmapss_split", "--train", str(train), "--folds", "3", "--fold", str(k),
+                   "--min-keep", "20", "--out", str(out))  # fmt: skip
+        kept = set(np.loadtxt(out / "train.txt", ndmin=2)[:, 0])
+        held.append(set(full[:, 0]) - kept)
+        assert len(np.unique(np.loadtxt(out / "test.txt", ndmin=2)[:, 0])) == len(held[-1])
+    assert sorted(len(h) for h in held) == [2, 2, 3]
+    assert set.union(*held) == set(full[:, 0]) and sum(len(h) for h in held) == 7
+
+
+def test_cross_validation_pools_every_fold_into_one_json_line(tmp_path: Path) -> None:
+    train, _, _ = write_cmapss_like(tmp_path / "data", engines=8)
+    config = {**TINY, "calibration_fraction": 0}
+    completed = run_module("bench.cmapss_cv", "--train", str(train), "--folds", "2", "--cuts", "1",
+                           "--config", json.dumps(config))  # fmt: skip
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 1, completed.stdout
+    result = json.loads(lines[0])
+    folds = result["folds"]
+    assert len(folds) == 2 and result["units"] == sum(f["engines"] for f in folds) == 8
+    pooled_rmse = np.sqrt(sum(f["rmse"] ** 2 * f["engines"] for f in folds) / 8)
+    assert result["rmse"] == pytest.approx(pooled_rmse, abs=1e-3)
+    assert min(f["rmse"] for f in folds) <= result["rmse"] <= max(f["rmse"] for f in folds)
+    assert result["score_per_100"] == pytest.approx(sum(f["score"] for f in folds) * 100 / 8, abs=0.2)
