@@ -9,7 +9,10 @@ its last cycle with ONNX Runtime and prints one JSON line: rmse and PHM08 score 
 coverage and mean width of the 90% interval, training time and device, and the scoring cost per
 engine with ONNX Runtime and with Keras. `rmse_capped`/`coverage_capped` compare with the true RUL
 capped like the training target. `baseline_rmse` is a ridge regression on each window's last and mean
-values, for scale. Make development files with `python -m bench.cmapss_split`; never tune on a test set.
+values, for scale. `by_stage` says where the error lies: n, rmse and bias (predicted - true) of the
+test engines by true RUL (up to half the cap, up to the cap, above it) and by history (shorter than
+the window, hence padded, or not). Make development files with `python -m bench.cmapss_split`; never
+tune on a test set.
 """
 
 from __future__ import annotations
@@ -126,6 +129,7 @@ def run(
         "score_capped": round(capped_metrics["score"], 1),
         "coverage_capped": round(capped_metrics["coverage"], 3),
         "baseline_rmse": round(_ridge_baseline(trained, train, test, truth), 3),
+        "by_stage": error_by_stage(truth, pred.rul, test.runs().lengths, config.window, config.cap),
         "validation": {k: round(v, 3) for k, v in trained.metrics.items()},
         "epochs_run": trained.epochs_run,
         "architecture": config.architecture.kind,
@@ -134,6 +138,33 @@ def run(
         "load_avg_1m_before": round(load_before, 2),
     }
     return result
+
+
+def error_by_stage(
+    truth: NDArray[np.float64],
+    predicted: NDArray[np.float64],
+    history: NDArray[np.int64],
+    window: int,
+    cap: float,
+) -> dict[str, dict[str, float]]:
+    """{stage: {n, rmse, bias}} of the test engines by true RUL band and by history length."""
+    half = round(cap / 2)
+    stages = {
+        f"true_rul<={half}": truth <= half,
+        f"{half}<true_rul<={cap:g}": (truth > half) & (truth <= cap),
+        f"true_rul>{cap:g}": truth > cap,
+        f"history<{window}": history < window,
+        f"history>={window}": history >= window,
+    }
+    out: dict[str, dict[str, float]] = {}
+    for name, mask in stages.items():
+        error = predicted[mask] - truth[mask]
+        out[name] = {"n": int(mask.sum())}
+        if error.size:
+            out[name].update(
+                rmse=round(rmse(truth[mask], predicted[mask]), 3), bias=round(float(error.mean()), 3)
+            )
+    return out
 
 
 def _per_engine_us(call: Callable[[], object], n: int, repeats: int) -> float:

@@ -8,7 +8,8 @@ changes worth trying. Here the engines are dealt into `--folds` disjoint groups;
 `bench.cmapss_split` cuts its engines at `--cuts` random points (official format) and `bench.cmapss`
 trains on the other engines and scores the cuts. The figures are pooled over all test units (so
 over every engine): `rmse` and `rmse_capped`, `score_per_100` (the PHM08 sum per 100 test units, the
-size of the official test set), `coverage` and `interval_width`; `folds` keeps each fold's own line.
+size of the official test set), `coverage`, `interval_width` and `by_stage` (see `bench.cmapss`);
+`folds` keeps each fold's own line.
 Prints one JSON line on stdout (logs on stderr). Uses the training file only, never a test set.
 """
 
@@ -51,7 +52,23 @@ def pooled(results: list[dict[str, Any]]) -> dict[str, float]:
         "interval_width": round(mean("interval_width"), 2),
         "train_seconds_mean": round(sum(r["train_seconds"] for r in results) / len(results), 1),
         "validation_rmse_mean": round(sum(r["validation"]["rmse"] for r in results) / len(results), 3),
+        "by_stage": pooled_stages([r["by_stage"] for r in results]),
     }
+
+
+def pooled_stages(stages: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """`bench.cmapss`'s error by stage over the union of the folds' test units."""
+    out: dict[str, dict[str, float]] = {}
+    for name in stages[0]:
+        parts = [s[name] for s in stages if s[name]["n"]]
+        n = sum(p["n"] for p in parts)
+        out[name] = {"n": n}
+        if n:
+            out[name].update(
+                rmse=round(math.sqrt(sum(p["rmse"] ** 2 * p["n"] for p in parts) / n), 3),
+                bias=round(sum(p["bias"] * p["n"] for p in parts) / n, 3),
+            )
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench.cmapss import error_by_stage
 from tests.models.synthetic import write_cmapss_like
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,6 +65,29 @@ def test_cmapss_bench_prints_one_json_line_with_every_figure(tmp_path: Path) -> 
     assert result["onnx_us_per_engine"] > 0 and result["keras_us_per_engine"] > 0
     assert "cpu" in result["device"] or "gpu" in result["device"]
     assert (tmp_path / "model" / "model.onnx").is_file()
+    stages = result["by_stage"]
+    assert sum(stages[k]["n"] for k in stages if "true_rul" in k) == 8
+    assert sum(stages[k]["n"] for k in stages if "history" in k) == 8
+
+
+def test_error_by_stage_splits_the_engines_by_true_rul_and_by_history() -> None:
+    truth = np.array([10.0, 50.0, 100.0, 140.0])
+    predicted = np.array([14.0, 47.0, 110.0, 125.0])
+    stages = error_by_stage(truth, predicted, np.array([20, 80, 90, 25]), window=30, cap=125)
+    assert stages["true_rul<=62"] == {
+        "n": 2,
+        "rmse": pytest.approx(np.sqrt((16 + 9) / 2), abs=1e-3),
+        "bias": 0.5,
+    }
+    assert stages["62<true_rul<=125"] == {"n": 1, "rmse": 10.0, "bias": 10.0}
+    assert stages["true_rul>125"] == {"n": 1, "rmse": 15.0, "bias": -15.0}
+    assert stages["history<30"] == {
+        "n": 2,
+        "rmse": pytest.approx(np.sqrt((16 + 225) / 2), abs=1e-3),
+        "bias": -5.5,
+    }
+    assert stages["history>=30"]["n"] == 2
+    assert error_by_stage(truth, predicted, np.full(4, 50), window=30, cap=125)["history<30"] == {"n": 0}
 
 
 def test_split_writes_official_format_files_whose_rul_matches_the_cut(tmp_path: Path) -> None:
@@ -127,3 +151,6 @@ def test_cross_validation_pools_every_fold_into_one_json_line(tmp_path: Path) ->
     assert result["rmse"] == pytest.approx(pooled_rmse, abs=1e-3)
     assert min(f["rmse"] for f in folds) <= result["rmse"] <= max(f["rmse"] for f in folds)
     assert result["score_per_100"] == pytest.approx(sum(f["score"] for f in folds) * 100 / 8, abs=0.2)
+    stages = result["by_stage"]
+    assert sum(stages[k]["n"] for k in stages if "history" in k) == 8
+    assert sum(stages[k]["n"] for k in stages if "true_rul" in k) == 8
