@@ -36,7 +36,7 @@ FOLD_FIGURES = ("engines", "rmse", "rmse_capped", "score", "coverage", "interval
                 "epochs_run")  # fmt: skip
 
 
-def pooled(results: list[dict[str, Any]]) -> dict[str, float]:
+def pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
     """Figures over the union of the folds' test units (each fold weighted by its number of units)."""
     n = sum(r["engines"] for r in results)
 
