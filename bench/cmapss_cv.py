@@ -36,6 +36,11 @@ FOLD_FIGURES = ("engines", "rmse", "rmse_capped", "score", "coverage", "interval
                 "epochs_run")  # fmt: skip
 
 
+def pooled_rmse(parts: list[tuple[float, int]]) -> float:
+    """The RMSE over the union of parts given as (rmse, number of units)."""
+    return round(math.sqrt(sum(rmse**2 * n for rmse, n in parts) / sum(n for _, n in parts)), 3)
+
+
 def pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
     """Figures over the union of the folds' test units (each fold weighted by its number of units)."""
     n = sum(r["engines"] for r in results)
@@ -45,8 +50,8 @@ def pooled(results: list[dict[str, Any]]) -> dict[str, Any]:
 
     return {
         "units": n,
-        "rmse": round(math.sqrt(sum(r["rmse"] ** 2 * r["engines"] for r in results) / n), 3),
-        "rmse_capped": round(math.sqrt(sum(r["rmse_capped"] ** 2 * r["engines"] for r in results) / n), 3),
+        "rmse": pooled_rmse([(r["rmse"], r["engines"]) for r in results]),
+        "rmse_capped": pooled_rmse([(r["rmse_capped"], r["engines"]) for r in results]),
         "score_per_100": round(sum(r["score"] for r in results) * 100 / n, 1),
         "coverage": round(mean("coverage"), 3),
         "interval_width": round(mean("interval_width"), 2),
@@ -65,7 +70,7 @@ def pooled_stages(stages: list[dict[str, dict[str, float]]]) -> dict[str, dict[s
         out[name] = {"n": n}
         if n:
             out[name].update(
-                rmse=round(math.sqrt(sum(p["rmse"] ** 2 * p["n"] for p in parts) / n), 3),
+                rmse=pooled_rmse([(p["rmse"], int(p["n"])) for p in parts]),
                 bias=round(sum(p["bias"] * p["n"] for p in parts) / n, 3),
             )
     return out
