@@ -1,7 +1,7 @@
 """RUL benchmark on NASA C-MAPSS: train with the product's own code, evaluate in the official format.
 
     python -m bench.cmapss --train train_FD001.txt --test test_FD001.txt --rul RUL_FD001.txt \\
-        [--out result.json] [--config '{"epochs": 80}'] [--model-dir DIR]
+        [--out result.json] [--config '{"epochs": 80}'] [--model-dir DIR] [--predictions FILE]
 
 Trains `models.train_rul` on the training file (engines split by engine into training, validation
 and calibration), saves and reloads the artifacts (hash-checked), predicts one RUL per test engine at
@@ -11,8 +11,9 @@ engine with ONNX Runtime and with Keras. `rmse_capped`/`coverage_capped` compare
 capped like the training target. `baseline_rmse` is a ridge regression on each window's last and mean
 values, for scale. `by_stage` says where the error lies: n, rmse and bias (predicted - true) of the
 test engines by true RUL (up to half the cap, up to the cap, above it) and by history (shorter than
-the window, hence padded, or not). Make development files with `python -m bench.cmapss_split`; never
-tune on a test set.
+the window, hence padded, or not). `--predictions FILE` writes one CSV row per test engine: unit,
+history (cycles seen), true_rul, rul, low, high. Make development files with
+`python -m bench.cmapss_split`; never tune on a test set.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bench.common import emit, machine, setup_logging
 from models.artifacts import save_rul_artifacts
 from models.config import RulConfig
 from models.evaluation import rmse, rul_metrics
+from models.prediction import RulPrediction
 from models.serving import RulPredictor
 from models.training import TrainedRul, TrainingProgress, train_rul
 from models.windows import build_windows, last_windows
@@ -54,6 +56,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "window": 70,
     "stride": 2,
 }
+PREDICTION_COLUMNS = ("unit", "history", "true_rul", "rul", "low", "high")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,17 +69,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="also write the JSON line here")
     parser.add_argument("--config", default="{}", help="JSON overrides of models.config.RulConfig fields")
     parser.add_argument("--model-dir", type=Path, help="keep the model artifacts here (default: a temp dir)")
+    parser.add_argument("--predictions", type=Path, help="write each test unit's prediction to this CSV file")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
     parser.add_argument("--repeats", type=int, default=20, help="timing repetitions")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
-    config = RulConfig.from_dict({**RulConfig().to_dict(), **DEFAULT_CONFIG, **json.loads(args.config)})
+    config = RulConfig.merged(DEFAULT_CONFIG, json.loads(args.config))
     if args.model_dir is not None:
-        result = run(args.train, args.test, args.rul, config, args.model_dir, args.threads, args.repeats)
+        result = run(args.train, args.test, args.rul, config, args.model_dir, args.threads, args.repeats,
+                     args.predictions)  # fmt: skip
     else:
         with tempfile.TemporaryDirectory(prefix="cmapss-model-") as tmp:
-            result = run(args.train, args.test, args.rul, config, Path(tmp), args.threads, args.repeats)
+            result = run(args.train, args.test, args.rul, config, Path(tmp), args.threads, args.repeats,
+                         args.predictions)  # fmt: skip
     emit(result, args.out)
 
 
@@ -88,6 +94,7 @@ def run(
     model_dir: Path,
     threads: int,
     repeats: int,
+    predictions: Path | None = None,
 ) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     train, test, truth = read_cmapss(train_path), read_cmapss(test_path), read_rul(rul_path)
@@ -105,6 +112,8 @@ def run(
     keras_us = _per_engine_us(lambda: trained.predict(windows), len(windows), repeats)
     single = windows[:1]
     thousand = np.resize(windows, (1000, *windows.shape[1:]))
+    if predictions is not None:
+        write_predictions(predictions, test.runs().lengths, truth, pred)
     result: dict[str, Any] = {
         "benchmark": "cmapss_rul",
         "train_file": train_path.name,
@@ -138,6 +147,16 @@ def run(
         "load_avg_1m_before": round(load_before, 2),
     }
     return result
+
+
+def write_predictions(
+    path: Path, history: NDArray[np.int64], truth: NDArray[np.float64], pred: RulPrediction
+) -> None:
+    """One CSV row per test unit: unit (1-based), history, true RUL, predicted RUL and its interval."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = np.column_stack([np.arange(1, len(truth) + 1), history, truth, pred.rul, pred.low, pred.high])
+    np.savetxt(path, rows, fmt=["%d", "%d", "%g", "%.3f", "%.3f", "%.3f"], delimiter=",",
+               header=",".join(PREDICTION_COLUMNS), comments="")  # fmt: skip
 
 
 def error_by_stage(

@@ -1,7 +1,7 @@
 """RUL benchmark cross-validated by engine: every training engine is a test engine once.
 
     python -m bench.cmapss_cv --train ../shared/data/cmapss/train_FD001.txt [--folds 5] [--cuts 5] \\
-        [--config '{"ensemble": 1}'] [--out result.json]
+        [--config '{"ensemble": 1}'] [--out result.json] [--predictions DIR]
 
 One held-out split of 20 engines moves the RMSE by about two cycles between seeds, more than most
 changes worth trying. Here the engines are dealt into `--folds` disjoint groups; for each group
@@ -9,7 +9,8 @@ changes worth trying. Here the engines are dealt into `--folds` disjoint groups;
 trains on the other engines and scores the cuts. The figures are pooled over all test units (so
 over every engine): `rmse` and `rmse_capped`, `score_per_100` (the PHM08 sum per 100 test units, the
 size of the official test set), `coverage`, `interval_width` and `by_stage` (see `bench.cmapss`);
-`folds` keeps each fold's own line.
+`folds` keeps each fold's own line; `--predictions DIR` keeps each fold's test units (see
+`bench.cmapss --predictions`) as `DIR/foldK.csv`, to combine runs afterwards (say, averaging seeds).
 Prints one JSON line on stdout (logs on stderr). Uses the training file only, never a test set.
 """
 
@@ -86,10 +87,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the grouping and the cuts")
     parser.add_argument("--config", default="{}", help="JSON overrides of models.config.RulConfig fields")
     parser.add_argument("--out", type=Path, help="also write the JSON line here")
+    parser.add_argument("--predictions", type=Path, help="write each fold's test units to DIR/foldK.csv")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
-    config = RulConfig.from_dict({**RulConfig().to_dict(), **DEFAULT_CONFIG, **json.loads(args.config)})
+    config = RulConfig.merged(DEFAULT_CONFIG, json.loads(args.config))
     results = []
     with tempfile.TemporaryDirectory(prefix="cmapss-cv-") as tmp:
         for k in range(args.folds):
@@ -98,7 +100,9 @@ def main(argv: list[str] | None = None) -> None:
                 args.train, folder, 0, args.seed, cuts=args.cuts, fold=(k, args.folds)
             )
             keras.backend.clear_session()
-            result = run(train, test, rul, config, folder / "model", threads=2, repeats=1)
+            predictions = args.predictions / f"fold{k}.csv" if args.predictions else None
+            result = run(train, test, rul, config, folder / "model", threads=2, repeats=1,
+                         predictions=predictions)  # fmt: skip
             log.info("fold %d/%d: rmse %.2f, score %.0f", k + 1, args.folds, result["rmse"], result["score"])
             results.append(result)
     summary = {

@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def bench_config(overrides: str) -> RulConfig:
     """RulConfig defaults, then DEFAULT_CONFIG, then the JSON overrides."""
-    return RulConfig.from_dict({**RulConfig().to_dict(), **DEFAULT_CONFIG, **json.loads(overrides)})
+    return RulConfig.merged(DEFAULT_CONFIG, json.loads(overrides))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,6 +71,15 @@ class RulConfig:
         return data
 
     @classmethod
+    def merged(cls, *overrides: dict[str, Any]) -> RulConfig:
+        """The defaults updated by each mapping in turn; `architecture` is updated key by key."""
+        data = cls().to_dict()
+        for override in overrides:
+            arch = {**data["architecture"], **override.get("architecture", {})}
+            data = {**data, **override, "architecture": arch}
+        return cls.from_dict(data)
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RulConfig:
         arch = dict(data.get("architecture", {}))
         for key in ("lstm_units", "tcn_dilations"):

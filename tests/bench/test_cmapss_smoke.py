@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from bench.cmapss import error_by_stage
 from tests.models.synthetic import write_cmapss_like
@@ -50,7 +51,7 @@ def test_cmapss_bench_prints_one_json_line_with_every_figure(tmp_path: Path) -> 
     completed = run_module(
         "bench.cmapss", "--train", str(train), "--test", str(test), "--rul", str(rul),
         "--out", str(out), "--config", json.dumps(TINY), "--repeats", "2",
-        "--model-dir", str(tmp_path / "model"),
+        "--model-dir", str(tmp_path / "model"), "--predictions", str(tmp_path / "units.csv"),
     )  # fmt: skip
     lines = completed.stdout.splitlines()
     assert len(lines) == 1, completed.stdout  # logs go to stderr
@@ -68,6 +69,18 @@ def test_cmapss_bench_prints_one_json_line_with_every_figure(tmp_path: Path) -> 
     stages = result["by_stage"]
     assert sum(stages[k]["n"] for k in stages if "true_rul" in k) == 8
     assert sum(stages[k]["n"] for k in stages if "history" in k) == 8
+    units = read_units(tmp_path / "units.csv")
+    np.testing.assert_array_equal(units["true_rul"], np.loadtxt(rul))
+    assert np.sqrt(np.mean((units["rul"] - units["true_rul"]) ** 2)) == pytest.approx(
+        result["rmse"], abs=2e-3
+    )
+    assert ((units["low"] <= units["rul"]) & (units["rul"] <= units["high"])).all()
+    assert list(units["history"]) == list(np.bincount(np.loadtxt(test)[:, 0].astype(int))[1:])
+
+
+def read_units(path: Path) -> NDArray[np.void]:
+    """bench.cmapss --predictions: one row per test unit, columns by name."""
+    return np.genfromtxt(path, delimiter=",", names=True)
 
 
 def test_error_by_stage_splits_the_engines_by_true_rul_and_by_history() -> None:
@@ -141,7 +154,8 @@ def test_cross_validation_pools_every_fold_into_one_json_line(tmp_path: Path) ->
     train, _, _ = write_cmapss_like(tmp_path / "data", engines=8)
     config = {**TINY, "calibration_fraction": 0}
     completed = run_module("bench.cmapss_cv", "--train", str(train), "--folds", "2", "--cuts", "1",
-                           "--config", json.dumps(config))  # fmt: skip
+                           "--config", json.dumps(config),
+                           "--predictions", str(tmp_path / "units"))  # fmt: skip
     lines = completed.stdout.splitlines()
     assert len(lines) == 1, completed.stdout
     result = json.loads(lines[0])
@@ -154,3 +168,7 @@ def test_cross_validation_pools_every_fold_into_one_json_line(tmp_path: Path) ->
     stages = result["by_stage"]
     assert sum(stages[k]["n"] for k in stages if "history" in k) == 8
     assert sum(stages[k]["n"] for k in stages if "true_rul" in k) == 8
+    units = [read_units(tmp_path / "units" / f"fold{k}.csv") for k in range(2)]
+    assert [len(u) for u in units] == [f["engines"] for f in folds]
+    errors = np.concatenate([u["rul"] - u["true_rul"] for u in units])
+    assert np.sqrt(np.mean(errors**2)) == pytest.approx(result["rmse"], abs=2e-3)

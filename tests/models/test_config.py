@@ -1,0 +1,20 @@
+"""RulConfig: overrides merged on the defaults, and the round trip through a plain dict."""
+
+from __future__ import annotations
+
+from models.config import ArchitectureConfig, RulConfig
+
+
+def test_overrides_apply_in_turn_and_the_architecture_key_by_key() -> None:
+    config = RulConfig.merged(
+        {"window": 70, "ensemble": 3, "architecture": {"conv_layers": 3, "dropout": 0.3}},
+        {"ensemble": 1, "architecture": {"dropout": 0.1}},
+    )
+    assert (config.window, config.ensemble) == (70, 1)
+    assert config.architecture == ArchitectureConfig(conv_layers=3, dropout=0.1)
+    assert RulConfig.merged() == RulConfig()
+
+
+def test_a_config_survives_the_round_trip_through_a_dict() -> None:
+    config = RulConfig(window=50, architecture=ArchitectureConfig(lstm_units=(8, 4), tcn_dilations=(1, 3)))
+    assert RulConfig.from_dict(config.to_dict()) == config
