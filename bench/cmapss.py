@@ -103,6 +103,7 @@ def run(
     trained = train_rul(train.dataset(), config, progress=_log_progress)
     save_rul_artifacts(trained, model_dir)
     predictor = RulPredictor.load(model_dir, threads=threads)
+    history = test.runs().lengths  # cycles seen of each test engine
     windows = last_windows(test.sensors, test.runs(), config.window)
     pred = predictor.predict(windows)
     capped = np.minimum(truth, config.cap)
@@ -113,7 +114,7 @@ def run(
     single = windows[:1]
     thousand = np.resize(windows, (1000, *windows.shape[1:]))
     if predictions is not None:
-        write_predictions(predictions, test.runs().lengths, truth, pred)
+        write_predictions(predictions, history, truth, pred)
     result: dict[str, Any] = {
         "benchmark": "cmapss_rul",
         "train_file": train_path.name,
@@ -137,8 +138,8 @@ def run(
         "rmse_capped": round(capped_metrics["rmse"], 3),
         "score_capped": round(capped_metrics["score"], 1),
         "coverage_capped": round(capped_metrics["coverage"], 3),
-        "baseline_rmse": round(_ridge_baseline(trained, train, test, truth), 3),
-        "by_stage": error_by_stage(truth, pred.rul, test.runs().lengths, config.window, config.cap),
+        "baseline_rmse": round(_ridge_baseline(trained, train, windows, truth), 3),
+        "by_stage": error_by_stage(truth, pred.rul, history, config.window, config.cap),
         "validation": {k: round(v, 3) for k, v in trained.metrics.items()},
         "epochs_run": trained.epochs_run,
         "architecture": config.architecture.kind,
@@ -197,7 +198,9 @@ def _per_engine_us(call: Callable[[], object], n: int, repeats: int) -> float:
     return float(np.median(samples)) * 1e6 / n
 
 
-def _ridge_baseline(trained: TrainedRul, train: Any, test: Any, truth: NDArray[np.float64]) -> float:
+def _ridge_baseline(
+    trained: TrainedRul, train: Any, test_windows: NDArray[np.float32], truth: NDArray[np.float64]
+) -> float:
     """Ridge regression of the capped RUL on each window's last and mean scaled values."""
     scaler, config = trained.scaler, trained.config
     scaled = scaler.transform(train.sensors)
@@ -208,7 +211,7 @@ def _ridge_baseline(trained: TrainedRul, train: Any, test: Any, truth: NDArray[n
 
     a = features(w.x)
     coef = np.linalg.solve(a.T @ a + 1e-3 * np.eye(a.shape[1]), a.T @ w.rul)
-    test_x = scaler.transform(last_windows(test.sensors, test.runs(), config.window))
+    test_x = scaler.transform(test_windows)
     return rmse(truth, np.clip(features(test_x) @ coef, 0, None))
 
 
