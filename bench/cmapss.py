@@ -6,7 +6,8 @@
 Trains `models.train_rul` on the training file (engines split by engine into training, validation
 and calibration), saves and reloads the artifacts (hash-checked), predicts one RUL per test engine at
 its last cycle with ONNX Runtime and prints one JSON line: rmse and PHM08 score against the true RUL,
-coverage and mean width of the 90% interval, training time and device, and the scoring cost per
+coverage and mean width of the 90% interval (`interval_level`: the quantile level its offsets were
+fitted at, see `models.evaluation`), training time and device, and the scoring cost per
 engine with ONNX Runtime and with Keras. `rmse_capped`/`coverage_capped` compare with the true RUL
 capped like the training target. `baseline_rmse` is a ridge regression on each window's last and mean
 values, for scale. `by_stage` says where the error lies: n, rmse and bias (predicted - true) of the
@@ -124,6 +125,7 @@ def run(
         "score": round(metrics["score"], 1),
         "coverage": round(metrics["coverage"], 3),
         "interval_width": round(metrics["interval_width"], 2),
+        "interval_level": predictor.meta.conformal.level,
         "train_seconds": round(trained.train_seconds, 1),
         "device": trained.device,
         "onnx_us_per_engine": round(onnx_us, 1),

@@ -33,8 +33,8 @@ from models.config import RulConfig
 
 log = logging.getLogger("bench.cmapss_cv")
 
-FOLD_FIGURES = ("engines", "rmse", "rmse_capped", "score", "coverage", "interval_width", "train_seconds",
-                "epochs_run")  # fmt: skip
+FOLD_FIGURES = ("engines", "rmse", "rmse_capped", "score", "coverage", "interval_width", "interval_level",
+                "train_seconds", "epochs_run")  # fmt: skip
 
 
 def pooled_rmse(parts: list[tuple[float, int]]) -> float:

@@ -10,6 +10,12 @@ Errors grow with the distance to failure and shrink again at the cap, and a test
 cycles does not weigh life stages like a calibration set of every window does, so the offsets are
 computed per bin of predicted RUL (Mondrian conformal): coverage then holds within each bin, whatever
 the mix of life stages being scored.
+
+Calibration residuals come in groups (a machine's windows, strongly correlated), and a test scores each
+machine once, so a dozen calibration machines stand for a dozen draws, not thousands: offsets at the
+nominal level then cover new machines less often than nominal. Given the groups, the level is raised
+until offsets fitted without each group cover that group's residuals at the nominal share on average
+(leave one group out, groups weighted equally); `level` records the level used.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class Conformal:
     high: tuple[float, ...]
     coverage: float  # nominal, e.g. 0.9
     n_calibration: int
+    level: float  # the quantile level the offsets were fitted at: `coverage` or above (see above)
 
     @classmethod
     def calibrate(
@@ -56,48 +63,45 @@ class Conformal:
         coverage: float = 0.9,
         bins: int = 1,
         min_per_bin: int = 50,
+        groups: ArrayLike | None = None,
     ) -> Conformal:
-        """Offsets from calibration residuals; up to `bins` bins of equal count (at least `min_per_bin`)."""
+        """Offsets from calibration residuals; up to `bins` bins of equal count (at least `min_per_bin`).
+
+        `groups` (one label per residual, say its machine): raise the level as the module says.
+        """
         t = np.asarray(truth, dtype=np.float64)
         p = np.asarray(predicted, dtype=np.float64)
         known = ~np.isnan(t) & ~np.isnan(p)
         t, p = t[known], p[known]
         if not 0 < coverage < 1:
             raise ValueError("coverage must be between 0 and 1")
-        bins = max(1, min(bins, t.size // max(min_per_bin, 1)))
-        edges = (
-            tuple(float(e) for e in np.unique(np.quantile(p, np.arange(1, bins) / bins))) if bins > 1 else ()
-        )
-        which = np.searchsorted(np.asarray(edges), p, side="right")
-        offsets = [_offsets(t[which == b] - p[which == b], coverage) for b in range(len(edges) + 1)]
-        return cls(
-            edges=edges,
-            low=tuple(lo for lo, _ in offsets),
-            high=tuple(hi for _, hi in offsets),
-            coverage=coverage,
-            n_calibration=int(t.size),
-        )
+        level = coverage
+        if groups is not None:
+            level = _group_level(t, p, np.asarray(groups)[known], coverage, bins, min_per_bin)
+        edges, low, high = _fit(t, p, level, bins, min_per_bin)
+        return cls(edges, low, high, coverage, int(t.size), level)
 
     def interval(self, predicted: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        p = np.asarray(predicted, dtype=np.float64)
-        b = np.searchsorted(np.asarray(self.edges, dtype=np.float64), p, side="right")
-        return np.maximum(p + np.asarray(self.low)[b], 0.0), np.maximum(p + np.asarray(self.high)[b], 0.0)
+        return _bounds(self.edges, self.low, self.high, np.asarray(predicted, dtype=np.float64))
 
     def to_dict(self) -> dict[str, Any]:
         return {"edges": list(self.edges), "low": list(self.low), "high": list(self.high),
-                "coverage": self.coverage, "n_calibration": self.n_calibration}  # fmt: skip
+                "coverage": self.coverage, "n_calibration": self.n_calibration,
+                "level": self.level}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Conformal:
         edges, low, high = (tuple(float(v) for v in data[k]) for k in ("edges", "low", "high"))
         if len(low) != len(edges) + 1 or len(high) != len(low) or list(edges) != sorted(edges):
             raise ValueError("inconsistent conformal description")
-        return cls(edges, low, high, float(data["coverage"]), int(data["n_calibration"]))
+        coverage = float(data["coverage"])
+        level = float(data.get("level", coverage))  # absent from artifacts saved before it existed
+        return cls(edges, low, high, coverage, int(data["n_calibration"]), level)
 
     @classmethod
     def none(cls, coverage: float = 0.9) -> Conformal:
         """A zero-width interval: for raw point predictions before calibration."""
-        return cls((), (0.0,), (0.0,), coverage, 0)
+        return cls((), (0.0,), (0.0,), coverage, 0, coverage)
 
 
 def interval_truth(runs: Runs, w: Windows, max_rul: float | None) -> NDArray[np.float32]:
@@ -110,6 +114,75 @@ def interval_truth(runs: Runs, w: Windows, max_rul: float | None) -> NDArray[np.
     if max_rul is None:
         return w.rul
     return true_rul_within(runs, w, max_rul)
+
+
+Offsets = tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]  # edges, low, high
+MAX_LEVEL = 0.99
+LEVEL_STEP = 0.005
+
+
+def _fit(
+    t: NDArray[np.float64], p: NDArray[np.float64], level: float, bins: int, min_per_bin: int
+) -> Offsets:
+    """Bin edges on the prediction and each bin's offsets at `level`."""
+    bins = max(1, min(bins, t.size // max(min_per_bin, 1)))
+    edges = tuple(float(e) for e in np.unique(np.quantile(p, np.arange(1, bins) / bins))) if bins > 1 else ()
+    which = np.searchsorted(np.asarray(edges), p, side="right")
+    offsets = [_offsets(t[which == b] - p[which == b], level) for b in range(len(edges) + 1)]
+    return edges, tuple(lo for lo, _ in offsets), tuple(hi for _, hi in offsets)
+
+
+def _bounds(
+    edges: tuple[float, ...], low: tuple[float, ...], high: tuple[float, ...], p: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    b = np.searchsorted(np.asarray(edges, dtype=np.float64), p, side="right")
+    return np.maximum(p + np.asarray(low)[b], 0.0), np.maximum(p + np.asarray(high)[b], 0.0)
+
+
+def _group_level(
+    t: NDArray[np.float64],
+    p: NDArray[np.float64],
+    groups: NDArray[Any],
+    coverage: float,
+    bins: int,
+    min_per_bin: int,
+) -> float:
+    """The lowest level from `coverage` up (by LEVEL_STEP, at most MAX_LEVEL) covering left-out groups."""
+    names = np.unique(groups)
+    if names.size < 3:
+        return coverage
+    level = coverage
+    while _left_out_coverage(t, p, groups, names, level, bins, min_per_bin) < coverage:
+        higher = round(level + LEVEL_STEP, 6)
+        if higher > MAX_LEVEL:
+            break
+        try:
+            _fit(t, p, higher, bins, min_per_bin)
+        except ValueError:  # too few residuals for a higher level
+            break
+        level = higher
+    return level
+
+
+def _left_out_coverage(
+    t: NDArray[np.float64],
+    p: NDArray[np.float64],
+    groups: NDArray[Any],
+    names: NDArray[Any],
+    level: float,
+    bins: int,
+    min_per_bin: int,
+) -> float:
+    """Mean over groups of the share of a group's residuals inside offsets fitted on the other groups."""
+    shares = []
+    for name in names:
+        mine = groups == name
+        try:
+            low, high = _bounds(*_fit(t[~mine], p[~mine], level, bins, min_per_bin), p[mine])
+        except ValueError:  # too few residuals without this group: nothing to learn from
+            return math.inf
+        shares.append(float(np.mean((t[mine] >= low) & (t[mine] <= high))))
+    return float(np.mean(shares))
 
 
 def _offsets(residual: NDArray[np.float64], coverage: float) -> tuple[float, float]:

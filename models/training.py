@@ -172,7 +172,7 @@ def train_rul(
             if should_stop is not None and should_stop():
                 raise InterruptedError("training stopped on request before every fold was trained")
         truth = interval_truth(dataset.runs, windows, config.interval_max_rul)
-        conformal = Conformal.calibrate(truth, oof, config.coverage, bins=config.interval_bins)
+        conformal = Conformal.calibrate(truth, oof, config.coverage, config.interval_bins, groups=machine_of)
         metrics = _crossfit_metrics(windows, oof, oof_prob, machine_of, split.folds, config)
     else:
         train, val = part(split.train, config.stride), part(split.validation)
@@ -194,9 +194,9 @@ def train_rul(
         cal_truth = interval_truth(dataset.runs, cal, config.interval_max_rul)
         labelled = ~np.isnan(cal_truth)
         cal_pred = predict_scaled(model, cal.x[labelled], Conformal.none(config.coverage))
-        conformal = Conformal.calibrate(
-            cal_truth[labelled], cal_pred.rul, config.coverage, bins=config.interval_bins
-        )
+        cal_machines = run_machine[cal.run][labelled]
+        conformal = Conformal.calibrate(cal_truth[labelled], cal_pred.rul, config.coverage,
+                                        config.interval_bins, groups=cal_machines)  # fmt: skip
         labelled = ~np.isnan(val.rul)
         metrics = rul_metrics(
             val.rul[labelled], predict_scaled(model, val.x[labelled], conformal).rul, conformal
@@ -239,8 +239,9 @@ def _crossfit_metrics(
     inside = width = 0.0
     for fold in folds:
         mine = np.isin(machine_of, fold) & labelled
-        c = Conformal.calibrate(windows.rul[~mine & labelled], oof[~mine & labelled], config.coverage,
-                                bins=config.interval_bins)  # fmt: skip
+        rest = ~mine & labelled
+        c = Conformal.calibrate(windows.rul[rest], oof[rest], config.coverage, config.interval_bins,
+                                groups=machine_of[rest])  # fmt: skip
         low, high = c.interval(np.maximum(oof[mine], 0.0))
         inside += float(np.sum((windows.rul[mine] >= low) & (windows.rul[mine] <= high)))
         width += float(np.sum(high - low))

@@ -74,6 +74,44 @@ def test_mondrian_bins_give_each_life_stage_its_own_offsets() -> None:
     assert len(Conformal.calibrate(truth[:120], predicted[:120], bins=4).low) == 2
 
 
+def _clustered_residuals(rng: np.random.Generator, groups: int, per_group: int) -> np.ndarray:
+    """Each group (a machine) shifted by its own offset: residuals correlated within a group."""
+    return np.repeat(rng.normal(0, 5, groups), per_group) + rng.normal(0, 1, groups * per_group)
+
+
+def test_grouped_calibration_raises_the_level_until_new_groups_are_covered() -> None:
+    rng = np.random.default_rng(2)
+    plain: list[float] = []
+    grouped: list[float] = []
+    levels: list[float] = []
+    for _ in range(40):
+        residual = _clustered_residuals(rng, groups=12, per_group=60)
+        groups = np.repeat(np.arange(12), 60)
+        new = _clustered_residuals(rng, groups=400, per_group=1)  # one draw per new machine
+        for calibrated, out in (
+            (Conformal.calibrate(50.0 + residual, np.full(720, 50.0), coverage=0.9), plain),
+            (Conformal.calibrate(50.0 + residual, np.full(720, 50.0), coverage=0.9, groups=groups), grouped),
+        ):
+            low, high = calibrated.interval(np.full(400, 50.0))
+            out.append(interval_quality(50.0 + new, low, high)[0])
+        levels.append(Conformal.calibrate(50.0 + residual, np.full(720, 50.0), groups=groups).level)
+    # a dozen machines are a dozen draws: the nominal level covers new machines too rarely
+    assert np.mean(plain) < 0.87
+    assert np.mean(grouped) > np.mean(plain) + 0.03 and 0.87 <= np.mean(grouped) <= 0.94
+    assert min(levels) >= 0.9 and max(levels) <= 0.99
+
+
+def test_grouped_calibration_keeps_the_level_for_independent_residuals_or_too_few_groups() -> None:
+    rng = np.random.default_rng(3)
+    truth, predicted = 50.0 + rng.normal(0, 1, 2000), np.full(2000, 50.0)
+    independent = Conformal.calibrate(truth, predicted, groups=np.arange(2000) % 20)
+    assert independent.level < 0.92  # no clustering to correct for
+    two = Conformal.calibrate(truth, predicted, groups=np.arange(2000) % 2)
+    assert two.level == 0.9 and two == Conformal.calibrate(truth, predicted)
+    old = {k: v for k, v in two.to_dict().items() if k != "level"}  # an artifact saved before `level`
+    assert Conformal.from_dict(old) == two
+
+
 def test_interval_truth_is_the_uncapped_rul_of_failed_runs_up_to_a_limit() -> None:
     runs = Runs.of([12, 12], failed=[True, False])  # the second run is censored
     w = build_windows(np.zeros((24, 1)), runs, window=2, cap=5.0)
