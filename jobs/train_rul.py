@@ -106,6 +106,7 @@ def train_scope(
             "sensors": trained.scaler.kept_names,
             "dropped_sensors": trained.scaler.dropped,
             "train_seconds": trained.train_seconds,
+            "interval_level": trained.conformal.level,  # the quantile level of the interval's offsets
         },
         data_start=data.data_start,
         data_end=data.data_end,

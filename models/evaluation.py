@@ -20,6 +20,7 @@ until offsets fitted without each group cover that group's residuals at the nomi
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from models.windows import Runs, Windows, true_rul_within
+
+log = logging.getLogger(__name__)
 
 
 def rmse(truth: ArrayLike, predicted: ArrayLike) -> float:
@@ -75,10 +78,11 @@ class Conformal:
         t, p = t[known], p[known]
         if not 0 < coverage < 1:
             raise ValueError("coverage must be between 0 and 1")
+        edges = _edges(p, bins, min_per_bin)
         level = coverage
         if groups is not None:
-            level = _group_level(t, p, np.asarray(groups)[known], coverage, bins, min_per_bin)
-        edges, low, high = _fit(t, p, level, bins, min_per_bin)
+            level = _group_level(t, p, np.asarray(groups)[known], coverage, edges)
+        low, high = _fit(t, p, level, edges)
         return cls(edges, low, high, coverage, int(t.size), level)
 
     def interval(self, predicted: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -116,27 +120,43 @@ def interval_truth(runs: Runs, w: Windows, max_rul: float | None) -> NDArray[np.
     return true_rul_within(runs, w, max_rul)
 
 
-Offsets = tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]  # edges, low, high
 MAX_LEVEL = 0.99
 LEVEL_STEP = 0.005
 
 
+def _edges(p: NDArray[np.float64], bins: int, min_per_bin: int) -> tuple[float, ...]:
+    """Inner edges of up to `bins` bins of equal count of predictions, at least `min_per_bin` in each."""
+    bins = max(1, min(bins, p.size // max(min_per_bin, 1)))
+    edges = np.unique(np.quantile(p, np.arange(1, bins) / bins)) if bins > 1 else np.empty(0)
+    counts = np.bincount(np.searchsorted(edges, p, side="right"), minlength=edges.size + 1)
+    # Tied predictions can leave a bin empty: drop its upper edge (the last bin holds the largest)
+    return tuple(float(e) for e, n in zip(edges, counts[:-1], strict=True) if n > 0)
+
+
+def _bins(edges: tuple[float, ...], p: NDArray[np.float64]) -> NDArray[np.intp]:
+    return np.searchsorted(np.asarray(edges, dtype=np.float64), p, side="right")
+
+
 def _fit(
-    t: NDArray[np.float64], p: NDArray[np.float64], level: float, bins: int, min_per_bin: int
-) -> Offsets:
-    """Bin edges on the prediction and each bin's offsets at `level`."""
-    bins = max(1, min(bins, t.size // max(min_per_bin, 1)))
-    edges = tuple(float(e) for e in np.unique(np.quantile(p, np.arange(1, bins) / bins))) if bins > 1 else ()
-    which = np.searchsorted(np.asarray(edges), p, side="right")
+    t: NDArray[np.float64], p: NDArray[np.float64], level: float, edges: tuple[float, ...]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Each bin's (low, high) offsets at `level`."""
+    which = _bins(edges, p)
     offsets = [_offsets(t[which == b] - p[which == b], level) for b in range(len(edges) + 1)]
-    return edges, tuple(lo for lo, _ in offsets), tuple(hi for _, hi in offsets)
+    return tuple(lo for lo, _ in offsets), tuple(hi for _, hi in offsets)
 
 
 def _bounds(
     edges: tuple[float, ...], low: tuple[float, ...], high: tuple[float, ...], p: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    b = np.searchsorted(np.asarray(edges, dtype=np.float64), p, side="right")
+    b = _bins(edges, p)
     return np.maximum(p + np.asarray(low)[b], 0.0), np.maximum(p + np.asarray(high)[b], 0.0)
+
+
+def _feasible(p: NDArray[np.float64], edges: tuple[float, ...], level: float) -> bool:
+    """Whether every bin holds enough residuals for offsets at `level` (see _offsets)."""
+    counts = np.bincount(_bins(edges, p), minlength=len(edges) + 1)
+    return all(0 < math.ceil((n + 1) * (1 - (1 - level) / 2)) <= n for n in counts)
 
 
 def _group_level(
@@ -144,24 +164,35 @@ def _group_level(
     p: NDArray[np.float64],
     groups: NDArray[Any],
     coverage: float,
-    bins: int,
-    min_per_bin: int,
+    edges: tuple[float, ...],
 ) -> float:
     """The lowest level from `coverage` up (by LEVEL_STEP, at most MAX_LEVEL) covering left-out groups."""
     names = np.unique(groups)
     if names.size < 3:
+        log.info("%d calibration machine(s), too few to judge: the interval keeps the nominal level",
+                 names.size)  # fmt: skip
         return coverage
-    level = coverage
-    while _left_out_coverage(t, p, groups, names, level, bins, min_per_bin) < coverage:
-        higher = round(level + LEVEL_STEP, 6)
-        if higher > MAX_LEVEL:
-            break
-        try:
-            _fit(t, p, higher, bins, min_per_bin)
-        except ValueError:  # too few residuals for a higher level
-            break
-        level = higher
-    return level
+    steps = round((MAX_LEVEL - coverage) / LEVEL_STEP)
+    levels = [
+        lv
+        for lv in (round(coverage + i * LEVEL_STEP, 6) for i in range(steps + 1))
+        if _feasible(p, edges, lv)
+    ]
+    if not levels:
+        return coverage  # too few residuals even for the nominal level: _offsets says so
+
+    def covers(level: float) -> bool:
+        return _left_out_coverage(t, p, groups, names, level, edges) >= coverage
+
+    if not covers(levels[-1]):
+        log.warning("at level %.3f, the highest the calibration residuals allow, the interval covers "
+                    "machines left out less often than %.0f%%", levels[-1], coverage * 100)  # fmt: skip
+        return levels[-1]
+    first, last = 0, len(levels) - 1  # left-out coverage grows with the level: bisect
+    while first < last:
+        middle = (first + last) // 2
+        first, last = (first, middle) if covers(levels[middle]) else (middle + 1, last)
+    return levels[first]
 
 
 def _left_out_coverage(
@@ -170,19 +201,20 @@ def _left_out_coverage(
     groups: NDArray[Any],
     names: NDArray[Any],
     level: float,
-    bins: int,
-    min_per_bin: int,
+    edges: tuple[float, ...],
 ) -> float:
-    """Mean over groups of the share of a group's residuals inside offsets fitted on the other groups."""
+    """Mean over groups of the share of a group's residuals inside offsets fitted on the other groups.
+
+    A group whose absence leaves a bin too few residuals for `level` is not judged.
+    """
     shares = []
     for name in names:
         mine = groups == name
-        try:
-            low, high = _bounds(*_fit(t[~mine], p[~mine], level, bins, min_per_bin), p[mine])
-        except ValueError:  # too few residuals without this group: nothing to learn from
-            return math.inf
+        if not _feasible(p[~mine], edges, level):
+            continue
+        low, high = _bounds(edges, *_fit(t[~mine], p[~mine], level, edges), p[mine])
         shares.append(float(np.mean((t[mine] >= low) & (t[mine] <= high))))
-    return float(np.mean(shares))
+    return float(np.mean(shares)) if shares else math.inf  # none judged: nothing says to go higher
 
 
 def _offsets(residual: NDArray[np.float64], coverage: float) -> tuple[float, float]:

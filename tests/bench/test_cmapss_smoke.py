@@ -63,7 +63,7 @@ def test_cmapss_bench_prints_one_json_line_with_every_figure(tmp_path: Path) -> 
     assert result["engines"] == 8 and result["epochs_run"] == 1
     assert result["rmse"] >= 0 and result["score"] >= 0 and result["interval_width"] > 0
     assert 0 <= result["coverage"] <= 1
-    assert 0.9 <= result["interval_level"] <= 0.99  # the 90% interval's level, raised for few engines
+    assert result["interval_level"] == 0.9  # two calibration engines are too few to raise it
     assert result["onnx_us_per_engine"] > 0 and result["keras_us_per_engine"] > 0
     assert "cpu" in result["device"] or "gpu" in result["device"]
     assert (tmp_path / "model" / "model.onnx").is_file()

@@ -62,6 +62,7 @@ def test_the_job_trains_registers_and_promotes_then_keeps_a_worse_candidate(
         row = session.scalars(select(ModelVersion)).one()
         assert row.data_start == T0 and row.params["device"]
         assert row.params["evaluation_machines"] and row.metrics["rmse"] is not None
+        assert 0.9 <= row.params["interval_level"] <= 0.99
         # The training curves (for the Models page): a loss per epoch run.
         assert len(row.metrics["history"]["loss"]) == row.metrics["epochs_run"] > 0
         path, sha = Path(str(row.artifact_path)), row.artifact_sha256

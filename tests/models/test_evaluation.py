@@ -88,13 +88,14 @@ def test_grouped_calibration_raises_the_level_until_new_groups_are_covered() -> 
         residual = _clustered_residuals(rng, groups=12, per_group=60)
         groups = np.repeat(np.arange(12), 60)
         new = _clustered_residuals(rng, groups=400, per_group=1)  # one draw per new machine
+        by_group = Conformal.calibrate(50.0 + residual, np.full(720, 50.0), coverage=0.9, groups=groups)
         for calibrated, out in (
             (Conformal.calibrate(50.0 + residual, np.full(720, 50.0), coverage=0.9), plain),
-            (Conformal.calibrate(50.0 + residual, np.full(720, 50.0), coverage=0.9, groups=groups), grouped),
+            (by_group, grouped),
         ):
             low, high = calibrated.interval(np.full(400, 50.0))
             out.append(interval_quality(50.0 + new, low, high)[0])
-        levels.append(Conformal.calibrate(50.0 + residual, np.full(720, 50.0), groups=groups).level)
+        levels.append(by_group.level)
     # a dozen machines are a dozen draws: the nominal level covers new machines too rarely
     assert np.mean(plain) < 0.87
     assert np.mean(grouped) > np.mean(plain) + 0.03 and 0.87 <= np.mean(grouped) <= 0.94
@@ -106,10 +107,18 @@ def test_grouped_calibration_keeps_the_level_for_independent_residuals_or_too_fe
     truth, predicted = 50.0 + rng.normal(0, 1, 2000), np.full(2000, 50.0)
     independent = Conformal.calibrate(truth, predicted, groups=np.arange(2000) % 20)
     assert independent.level < 0.92  # no clustering to correct for
-    two = Conformal.calibrate(truth, predicted, groups=np.arange(2000) % 2)
-    assert two.level == 0.9 and two == Conformal.calibrate(truth, predicted)
+    # two machines, however different, are too few to judge one by the other
+    clustered = 50.0 + _clustered_residuals(rng, groups=2, per_group=1000)
+    two = Conformal.calibrate(clustered, predicted, groups=np.repeat([0, 1], 1000))
+    assert two.level == 0.9 and two == Conformal.calibrate(clustered, predicted)
     old = {k: v for k, v in two.to_dict().items() if k != "level"}  # an artifact saved before `level`
     assert Conformal.from_dict(old) == two
+
+
+def test_tied_predictions_leave_no_bin_empty() -> None:
+    predicted = np.concatenate([np.zeros(300), np.linspace(1, 100, 100)])  # a floor of zeros
+    c = Conformal.calibrate(predicted + 1.0, predicted, bins=5, groups=np.arange(400) % 4)
+    assert len(c.low) == len(c.edges) + 1 >= 2 and c.edges[0] > 0  # the zeros form one bin
 
 
 def test_interval_truth_is_the_uncapped_rul_of_failed_runs_up_to_a_limit() -> None:

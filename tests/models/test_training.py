@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from models.config import InsufficientDataError, RulConfig, RulDataset
+from models.evaluation import Conformal
 from models.training import TrainedRul, TrainingProgress, fold_machines, split_machines, train_rul
-from models.windows import Runs, last_windows
+from models.windows import Runs, build_windows, last_windows
 from tests.models.synthetic import synthetic_dataset, tiny_config
 
 
@@ -84,6 +85,21 @@ def test_train_max_rul_leaves_windows_far_from_failure_out_of_the_loss_and_the_i
     assert model.metrics["n"] == 21 * len(model.split.validation)  # validated on RUL <= 20 only
 
 
+def test_the_interval_is_calibrated_one_calibration_machine_at_a_time() -> None:
+    data = synthetic_dataset(machines=12)
+    config = tiny_config(calibration_fraction=0.3, validation_fraction=0.2)
+    model = train_rul(data, config)
+    w = build_windows(data.values, data.runs, config.window, config.cap)
+    machine = np.asarray(data.machines)[w.run]
+    cal = np.isin(machine, model.split.calibration) & ~np.isnan(w.rul)
+    assert len(model.split.calibration) >= 3
+    expected = Conformal.calibrate(
+        w.rul[cal], model.predict(w.x[cal]).rul, config.coverage, config.interval_bins, groups=machine[cal]
+    )
+    assert model.conformal.level == expected.level > config.coverage
+    np.testing.assert_allclose(model.conformal.high, expected.high, atol=1e-3)
+
+
 def test_too_little_data_is_a_clear_error() -> None:
     data = synthetic_dataset(machines=8)
     two_failures = RulDataset(
@@ -144,6 +160,7 @@ def test_cross_fitting_holds_every_machine_out_once_and_calibrates_on_all_of_the
         max(0, n - model.config.window + 1) for n in synthetic_dataset(machines=6).runs.lengths
     )
     assert model.conformal.n_calibration == labelled_windows  # every machine's out-of-fold residuals
+    assert model.conformal.level > model.config.coverage  # raised: a machine's residuals go together
     for key in ("rmse", "score", "coverage", "interval_width", "failure_brier"):
         assert np.isfinite(model.metrics[key]), key
     with pytest.raises(InterruptedError, match="stopped on request"):
