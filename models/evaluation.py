@@ -14,8 +14,9 @@ the mix of life stages being scored.
 Calibration residuals come in groups (a machine's windows, strongly correlated), and a test scores each
 machine once, so a dozen calibration machines stand for a dozen draws, not thousands: offsets at the
 nominal level then cover new machines less often than nominal. Given the groups, the level is raised
-until offsets fitted without each group cover that group's residuals at the nominal share on average
-(leave one group out, groups weighted equally); `level` records the level used.
+(by LEVEL_STEP, at most MAX_LEVEL) until offsets fitted without each group cover that group's
+residuals at the nominal share on average (leave one group out, groups weighted equally); fewer than
+3 groups are too few to judge and keep the nominal level. `level` records the level used.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ LEVEL_STEP = 0.005
 
 
 def _edges(p: NDArray[np.float64], bins: int, min_per_bin: int) -> tuple[float, ...]:
-    """Inner edges of up to `bins` bins of equal count of predictions, at least `min_per_bin` in each."""
+    """Inner edges of up to `bins` bins of about equal count of predictions (`min_per_bin` per bin)."""
     bins = max(1, min(bins, p.size // max(min_per_bin, 1)))
     edges = np.unique(np.quantile(p, np.arange(1, bins) / bins)) if bins > 1 else np.empty(0)
     counts = np.bincount(np.searchsorted(edges, p, side="right"), minlength=edges.size + 1)
