@@ -26,6 +26,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     config = RulConfig.merged(DEFAULT_CONFIG, json.loads(args.config))
-    if args.model_dir is not None:
-        result = run(args.train, args.test, args.rul, config, args.model_dir, args.threads, args.repeats,
+    model_dir = (
+        nullcontext(str(args.model_dir))
+        if args.model_dir is not None
+        else tempfile.TemporaryDirectory(prefix="cmapss-model-")
+    )
+    with model_dir as directory:
+        result = run(args.train, args.test, args.rul, config, Path(directory), args.threads, args.repeats,
                      args.predictions)  # fmt: skip
-    else:
-        with tempfile.TemporaryDirectory(prefix="cmapss-model-") as tmp:
-            result = run(args.train, args.test, args.rul, config, Path(tmp), args.threads, args.repeats,
-                         args.predictions)  # fmt: skip
     emit(result, args.out)
 
 
