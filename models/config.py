@@ -26,6 +26,9 @@ class ArchitectureConfig:
     conv_filters: int = 32
     conv_kernel: int = 5
     conv_layers: int = 2
+    # cnn_lstm: max-pool the convolutions' output over this many steps, so that the LSTMs (most of the
+    # scoring cost) read a sequence that much shorter
+    time_pool: int = 1
     lstm_units: tuple[int, ...] = (64, 32)
     tcn_dilations: tuple[int, ...] = (1, 2, 4, 8)
     dense_units: int = 32

@@ -127,6 +127,10 @@ def _graph(
                     arch.conv_filters, arch.conv_kernel, padding="same", activation="relu",
                     dtype=dtype, name=f"{prefix}conv{i}",
                 )(x)  # fmt: skip
+            if arch.time_pool > 1:
+                x = layers.MaxPooling1D(
+                    arch.time_pool, padding="same", dtype=dtype, name=f"{prefix}time_pool"
+                )(x)  # fmt: skip
         for i, units in enumerate(arch.lstm_units):
             last = i == len(arch.lstm_units) - 1
             x = layers.LSTM(units, return_sequences=not last, dtype=dtype, name=f"{prefix}lstm{i}")(x)

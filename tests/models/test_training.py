@@ -167,3 +167,21 @@ def test_cross_fitting_holds_every_machine_out_once_and_calibrates_on_all_of_the
         train_rul(synthetic_dataset(machines=6), tiny_config(folds=3, epochs=1), should_stop=lambda: True)
     with pytest.raises(InsufficientDataError, match="too few for 4-fold"):
         fold_machines(np.array(["a", "b", "c"]), RulConfig(folds=4))
+
+
+def test_time_pooling_shortens_what_the_lstm_reads_and_serves_the_same(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from models.artifacts import save_rul_artifacts
+    from models.serving import RulPredictor
+
+    config = tiny_config(epochs=1)
+    config = replace(config, architecture=replace(config.architecture, time_pool=3))
+    model = train_rul(synthetic_dataset(), config)
+    assert model.model.get_layer("time_pool").output.shape[1] == 4  # ceil(10 / 3) steps
+    save_rul_artifacts(model, tmp_path)
+    data = synthetic_dataset(machines=3, seed=5)
+    windows = last_windows(data.values, data.runs, config.window)
+    np.testing.assert_allclose(
+        RulPredictor.load(tmp_path).predict(windows).rul, model.predict(windows).rul, rtol=1e-4, atol=1e-3
+    )
