@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -123,9 +124,6 @@ def test_split_is_by_machine_and_seeded() -> None:
 
 
 def test_an_ensemble_is_served_as_one_model_averaging_its_members(tmp_path: Path) -> None:
-    from models.artifacts import save_rul_artifacts
-    from models.serving import RulPredictor
-
     seen: list[TrainingProgress] = []
     config = tiny_config(ensemble=2, epochs=1)
     model = train_rul(synthetic_dataset(), config, progress=seen.append)
@@ -140,12 +138,7 @@ def test_an_ensemble_is_served_as_one_model_averaging_its_members(tmp_path: Path
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(model.model(x)["rul"]), np.mean(each, axis=0), rtol=1e-5
     )
-    save_rul_artifacts(model, tmp_path)
-    data = synthetic_dataset(machines=3, seed=5)
-    windows = last_windows(data.values, data.runs, config.window)
-    np.testing.assert_allclose(
-        RulPredictor.load(tmp_path).predict(windows).rul, model.predict(windows).rul, rtol=1e-4, atol=1e-3
-    )
+    assert_served_like_keras(model, tmp_path)
 
 
 def test_cross_fitting_holds_every_machine_out_once_and_calibrates_on_all_of_them() -> None:
@@ -170,18 +163,21 @@ def test_cross_fitting_holds_every_machine_out_once_and_calibrates_on_all_of_the
 
 
 def test_time_pooling_shortens_what_the_lstm_reads_and_serves_the_same(tmp_path: Path) -> None:
-    from dataclasses import replace
-
-    from models.artifacts import save_rul_artifacts
-    from models.serving import RulPredictor
-
     config = tiny_config(epochs=1)
     config = replace(config, architecture=replace(config.architecture, time_pool=3))
     model = train_rul(synthetic_dataset(), config)
     assert model.model.get_layer("time_pool").output.shape[1] == 4  # ceil(10 / 3) steps
-    save_rul_artifacts(model, tmp_path)
+    assert_served_like_keras(model, tmp_path)
+
+
+def assert_served_like_keras(model: TrainedRul, directory: Path) -> None:
+    """Saved and reloaded, ONNX Runtime predicts what the Keras model predicts."""
+    from models.artifacts import save_rul_artifacts
+    from models.serving import RulPredictor
+
+    save_rul_artifacts(model, directory)
     data = synthetic_dataset(machines=3, seed=5)
-    windows = last_windows(data.values, data.runs, config.window)
+    windows = last_windows(data.values, data.runs, model.config.window)
     np.testing.assert_allclose(
-        RulPredictor.load(tmp_path).predict(windows).rul, model.predict(windows).rul, rtol=1e-4, atol=1e-3
+        RulPredictor.load(directory).predict(windows).rul, model.predict(windows).rul, rtol=1e-4, atol=1e-3
     )
