@@ -34,6 +34,10 @@ class ArchitectureConfig:
     dense_units: int = 32
     dropout: float = 0.2
 
+    def __post_init__(self) -> None:
+        if self.time_pool < 1:
+            raise ValueError(f"time_pool must be at least 1 (1: no pooling), not {self.time_pool}")
+
 
 @dataclass(frozen=True)
 class RulConfig:

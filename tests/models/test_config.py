@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from models.config import ArchitectureConfig, RulConfig
 
 
@@ -18,3 +20,8 @@ def test_overrides_apply_in_turn_and_the_architecture_key_by_key() -> None:
 def test_a_config_survives_the_round_trip_through_a_dict() -> None:
     config = RulConfig(window=50, architecture=ArchitectureConfig(lstm_units=(8, 4), tcn_dilations=(1, 3)))
     assert RulConfig.from_dict(config.to_dict()) == config
+
+
+def test_a_time_pool_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="time_pool must be at least 1"):
+        RulConfig.merged({"architecture": {"time_pool": 0}})
