@@ -39,9 +39,10 @@ from models.artifacts import save_rul_artifacts
 from models.config import RulConfig
 from models.evaluation import rmse, rul_metrics
 from models.prediction import RulPrediction
+from models.run_features import add_run_features
 from models.serving import RulPredictor
 from models.training import TrainedRul, TrainingProgress, train_rul
-from models.windows import build_windows, last_windows
+from models.windows import build_windows
 
 log = logging.getLogger("bench.cmapss")
 
@@ -111,7 +112,7 @@ def run(
     save_rul_artifacts(trained, model_dir)
     predictor = RulPredictor.load(model_dir, threads=threads)
     history = test.runs().lengths  # cycles seen of each test engine
-    windows = last_windows(test.sensors, test.runs(), config.window)
+    windows = test.last_windows(config)
     pred = predictor.predict(windows)
     capped = np.minimum(truth, config.cap)
     metrics = rul_metrics(truth, pred.rul, predictor.meta.conformal)
@@ -211,8 +212,9 @@ def _ridge_baseline(
 ) -> float:
     """Ridge regression of the capped RUL on each window's last and mean scaled values."""
     scaler, config = trained.scaler, trained.config
-    scaled = scaler.transform(train.sensors)
-    w = build_windows(scaled, train.runs(), config.window, config.cap, labelled_only=True)
+    runs = train.runs()
+    scaled = scaler.transform(add_run_features(train.sensors, runs, config.run_age, config.run_baseline))
+    w = build_windows(scaled, runs, config.window, config.cap, labelled_only=True)
 
     def features(x: NDArray[np.float32]) -> NDArray[np.float64]:
         return np.concatenate([x[:, -1], x.mean(axis=1), np.ones((len(x), 1))], axis=1).astype(np.float64)

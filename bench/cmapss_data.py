@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from models.config import RulDataset
-from models.windows import Runs
+from models.config import RulConfig, RulDataset
+from models.run_features import add_run_features
+from models.windows import Runs, last_windows
 
 SENSOR_NAMES = [f"s{i}" for i in range(1, 22)]
 COLUMNS = 26
@@ -36,6 +37,12 @@ class Cmapss:
         """One run per unit, rows already sorted by (unit, cycle)."""
         _, lengths = np.unique(self.units, return_counts=True)
         return Runs.of(lengths, failed=np.ones(len(lengths), dtype=bool), rul_at_end=rul_at_end)
+
+    def last_windows(self, config: RulConfig) -> NDArray[np.float32]:
+        """Each unit's window at its last cycle, with the derived inputs `config` asks for."""
+        runs = self.runs()
+        series = add_run_features(self.sensors, runs, config.run_age, config.run_baseline)
+        return last_windows(series, runs, config.window)
 
     def dataset(self) -> RulDataset:
         """Training data: every unit runs to failure and is its own machine."""

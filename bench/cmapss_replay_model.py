@@ -26,7 +26,6 @@ from jobs.training_data import load_scope, scopes_with_failures
 from models.config import RulConfig
 from models.evaluation import rul_metrics
 from models.serving import RulPredictor
-from models.windows import last_windows
 from plantwatch.settings import Settings
 from plantwatch.simulation import CMAPSS_SENSORS, cmapss_line, read_cmapss
 
@@ -109,7 +108,7 @@ def evaluate_model_dir(
     truth = read_rul(rul_path)
     if len(truth) != len(test.unit_ids):
         raise ValueError(f"{rul_path} has {len(truth)} values for {len(test.unit_ids)} test engines")
-    pred = predictor.predict(last_windows(test.sensors, test.runs(), predictor.window))
+    pred = predictor.predict(test.last_windows(predictor.meta.config))
     metrics = rul_metrics(truth, pred.rul, predictor.meta.conformal)
     capped = rul_metrics(np.minimum(truth, predictor.meta.config.cap), pred.rul, predictor.meta.conformal)
     return {

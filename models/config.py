@@ -66,10 +66,18 @@ class RulConfig:
     calibration_fraction: float = 0.15  # folds = 0: machines for the interval (0: reuse validation)
     failure_loss_weight: float = 0.2
     stride: int = 1  # keep every stride-th training window
+    # Derived inputs (models.run_features): the cycle number within the run, and each sensor's drift
+    # from the mean of its run's first `run_baseline` rows (0: off). Only where runs start at a known point.
+    run_age: bool = False
+    run_baseline: int = 0
     ensemble: int = 1  # folds = 0: members trained with seeds seed, seed+1, ...; served averaged
     seed: int = 42
     mixed_precision: bool = True  # used only on a GPU
     min_failed_runs: int = 3
+
+    def __post_init__(self) -> None:
+        if self.run_baseline < 0:
+            raise ValueError(f"run_baseline must be 0 (off) or a number of rows, not {self.run_baseline}")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

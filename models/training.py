@@ -31,6 +31,7 @@ from models.features import FeatureScaler, fill_gaps, require_complete
 from models.fitting import TrainingProgress, fit_member, subset
 from models.prediction import RulPrediction, prepare_windows
 from models.rul import FAILURE_OUTPUT, RUL_OUTPUT, detect_device, ensemble_model
+from models.run_features import with_run_features
 from models.windows import Windows, build_windows, near_failure_only, row_targets
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ def train_rul(
         raise InsufficientDataError(
             f"{n_failed} run(s) ended in failure; at least {config.min_failed_runs} are needed to learn RUL"
         )
+    dataset = with_run_features(dataset, config)
     split = (
         fold_machines(dataset.machines, config)
         if config.folds >= 2

@@ -64,6 +64,10 @@ class Runs:
         """[T] index of the run each row belongs to."""
         return np.repeat(np.arange(len(self.lengths)), self.lengths)
 
+    def positions(self) -> NDArray[np.int64]:
+        """[T] each row's place in its run (0 at the run's first row)."""
+        return np.arange(self.total) - self.starts[self.run_of_row()]
+
 
 @dataclass(frozen=True)
 class Windows:
@@ -110,7 +114,7 @@ def window_end_rows(runs: Runs, window: int, stride: int = 1) -> NDArray[np.int6
     if window < 1 or stride < 1:
         raise ValueError("window and stride must be at least 1")
     run = runs.run_of_row()
-    position = np.arange(runs.total) - runs.starts[run]
+    position = runs.positions()
     from_end = runs.lengths[run] - 1 - position
     keep = (position >= window - 1) & (from_end % stride == 0)
     return np.flatnonzero(keep).astype(np.int64)

@@ -11,6 +11,7 @@ import pytest
 
 from models.config import InsufficientDataError, RulConfig, RulDataset
 from models.evaluation import Conformal
+from models.run_features import RUN_AGE, add_run_features
 from models.training import TrainedRul, TrainingProgress, fold_machines, split_machines, train_rul
 from models.windows import Runs, build_windows, last_windows
 from tests.models.synthetic import synthetic_dataset, tiny_config
@@ -170,6 +171,14 @@ def test_time_pooling_shortens_what_the_lstm_reads_and_serves_the_same(tmp_path:
     assert_served_like_keras(model, tmp_path)
 
 
+def test_run_features_are_inputs_the_model_names_and_serves_the_same(tmp_path: Path) -> None:
+    model = train_rul(synthetic_dataset(), tiny_config(epochs=1, run_age=True, run_baseline=5))
+    assert model.scaler.kept_names[-1] == RUN_AGE
+    assert "temp_drift" in model.scaler.kept_names
+    assert "constant_drift" in model.scaler.dropped  # a constant sensor drifts by nothing
+    assert_served_like_keras(model, tmp_path)
+
+
 def assert_served_like_keras(model: TrainedRul, directory: Path) -> None:
     """Saved and reloaded, ONNX Runtime predicts what the Keras model predicts."""
     from models.artifacts import save_rul_artifacts
@@ -177,7 +186,9 @@ def assert_served_like_keras(model: TrainedRul, directory: Path) -> None:
 
     save_rul_artifacts(model, directory)
     data = synthetic_dataset(machines=3, seed=5)
-    windows = last_windows(data.values, data.runs, model.config.window)
+    config = model.config
+    series = add_run_features(data.values, data.runs, config.run_age, config.run_baseline)
+    windows = last_windows(series, data.runs, config.window)
     np.testing.assert_allclose(
         RulPredictor.load(directory).predict(windows).rul, model.predict(windows).rul, rtol=1e-4, atol=1e-3
     )
