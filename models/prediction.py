@@ -39,7 +39,12 @@ def prepare_windows(raw: NDArray[np.floating], scaler: FeatureScaler, window: in
     `InvalidWindowError` with the reason.
     """
     try:
-        x = np.asarray(raw, dtype=np.float64)
+        # A float array is only indexed below, so its unused sensors are never copied or converted.
+        x = (
+            raw
+            if isinstance(raw, np.ndarray) and raw.dtype.kind == "f"
+            else np.asarray(raw, dtype=np.float64)
+        )
     except (TypeError, ValueError) as exc:
         raise InvalidWindowError(f"windows must be numeric: {exc}") from None
     n_sensors = len(scaler.sensor_names)
@@ -69,7 +74,7 @@ def prepare_windows(raw: NDArray[np.floating], scaler: FeatureScaler, window: in
     return scaler.transform_kept(x)
 
 
-def _fill_within_windows(x: NDArray[np.float64], missing: NDArray[np.bool_]) -> NDArray[np.float64]:
+def _fill_within_windows(x: NDArray[np.floating], missing: NDArray[np.bool_]) -> NDArray[np.floating]:
     steps = np.arange(x.shape[1])[None, :, None]
     last = np.maximum.accumulate(np.where(missing, -1, steps), axis=1)
     first = np.argmax(~missing, axis=1)[:, None, :]  # first valid step of each (window, sensor)

@@ -97,6 +97,14 @@ def test_prepare_windows_fills_gaps_and_scales() -> None:
     assert prepare_windows(raw, _scaler(), window=3).shape == (1, 3, 2)
 
 
+def test_float32_windows_scale_like_float64_ones_and_are_left_as_they_were() -> None:
+    raw = np.array([[[np.nan, 9.0, 2.0], [4.0, np.nan, np.nan], [6.0, np.nan, 8.0]]], dtype=np.float32)
+    before = raw.copy()
+    x = prepare_windows(raw, _scaler(), window=3)
+    np.testing.assert_array_equal(x, prepare_windows(raw.astype(np.float64), _scaler(), window=3))
+    np.testing.assert_array_equal(raw, before)
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
