@@ -218,7 +218,7 @@ def _ridge_baseline(
     """Ridge regression of the capped RUL on each window's last and mean scaled values."""
     scaler, config = trained.scaler, trained.config
     runs = train.runs()
-    scaled = scaler.transform(add_run_features(train.sensors, runs, config.run_age, config.run_baseline))
+    scaled = scaler.transform(add_run_features(train.sensors, runs, config))
     w = build_windows(scaled, runs, config.window, config.cap, labelled_only=True)
 
     def features(x: NDArray[np.float32]) -> NDArray[np.float64]:

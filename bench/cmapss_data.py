@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.config import RulConfig, RulDataset
-from models.run_features import add_run_features
+from models.run_features import add_run_features, uses_run_features
 from models.windows import Runs, last_windows
 
 SENSOR_NAMES = [f"s{i}" for i in range(1, 22)]
@@ -41,7 +41,9 @@ class Cmapss:
     def last_windows(self, config: RulConfig) -> NDArray[np.float32]:
         """Each unit's window at its last cycle, with the derived inputs `config` asks for."""
         runs = self.runs()
-        series = add_run_features(self.sensors, runs, config.run_age, config.run_baseline)
+        if uses_run_features(config) and (self.cycles[runs.starts] != 1).any():
+            raise ValueError("the run age and drift inputs need every series from its first cycle (1)")
+        series = add_run_features(self.sensors, runs, config)
         return last_windows(series, runs, config.window)
 
     def dataset(self) -> RulDataset:

@@ -25,6 +25,7 @@ from jobs import train_rul as train_rul_job
 from jobs.training_data import load_scope, scopes_with_failures
 from models.config import RulConfig
 from models.evaluation import rul_metrics
+from models.run_features import raw_sensor_names
 from models.serving import RulPredictor
 from plantwatch.settings import Settings
 from plantwatch.simulation import CMAPSS_SENSORS, cmapss_line, read_cmapss
@@ -103,7 +104,7 @@ def evaluate_model_dir(
     if rows.shape[1] != COLUMNS:
         raise ValueError(f"{test_path}: expected {COLUMNS} columns")
     rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
-    columns = [FILE_COLUMN[name] for name in predictor.sensor_names]
+    columns = [FILE_COLUMN[name] for name in raw_sensor_names(predictor.sensor_names, predictor.meta.config)]
     test = Cmapss(rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64), rows[:, columns])
     truth = read_rul(rul_path)
     if len(truth) != len(test.unit_ids):

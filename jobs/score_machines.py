@@ -26,6 +26,7 @@ from jobs.health_baselines import current_baseline
 from jobs.machine_windows import MachineWindow, recent_windows
 from jobs.silent import human_duration
 from jobs.training_data import failure_count, scope_of
+from models.run_features import uses_run_features
 from models.serving import RulPredictor
 from plantwatch.settings import Settings
 from services.alert_rules import SENSOR_HEALTH_RULES
@@ -151,6 +152,13 @@ def _add_rul(
     results: dict[int, dict[str, Any]],
 ) -> None:
     predictor = rul[1]
+    if uses_run_features(predictor.meta.config):
+        for machine_id in fresh:
+            results[machine_id]["reasons"].append(
+                f"no RUL: model v{rul[0].version} takes each run's age and sensor drift as inputs, "
+                "which scoring does not compute yet"
+            )
+        return
     kept = predictor.meta.scaler.kept_names
     columns = _columns(names, predictor.sensor_names)
     ready: list[int] = []

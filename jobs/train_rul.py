@@ -21,6 +21,7 @@ from jobs.training_data import load_scope, scopes_with_failures
 from models.comparison import evaluation_windows, rmse_on
 from models.config import ArchitectureConfig, InsufficientDataError, RulConfig, RulDataset
 from models.prediction import InvalidWindowError
+from models.run_features import uses_run_features
 from plantwatch.settings import Settings
 from services import model_registry
 from services.model_registry import SameSetComparison
@@ -153,6 +154,10 @@ def compare_with_champion(
         return None
     row, champion = found
     config = trained.config
+    if uses_run_features(config) or uses_run_features(champion.meta.config):
+        log.warning("champion v%d of %r not compared on the same machines: run age and drift inputs "
+                    "are not built for the comparison", row.version, scope)  # fmt: skip
+        return None
     x, truth = evaluation_windows(dataset, trained.split.validation, config.window, config.cap)
     if len(x) == 0:  # cross-fitted models hold no machine out
         return None

@@ -76,7 +76,11 @@ class RulConfig:
     min_failed_runs: int = 3
 
     def __post_init__(self) -> None:
-        if self.run_baseline < 0:
+        if (
+            isinstance(self.run_baseline, bool)
+            or not isinstance(self.run_baseline, int)
+            or self.run_baseline < 0
+        ):
             raise ValueError(f"run_baseline must be 0 (off) or a number of rows, not {self.run_baseline}")
 
     def to_dict(self) -> dict[str, Any]:

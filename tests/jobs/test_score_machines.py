@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from db.engine import transaction
 from db.repositories.assets import get_machine_by_path
 from db.repositories.predictions import latest_for_machines
 from db.tables import ModelVersion, Prediction
+from jobs import train_rul as train_rul_job
 from jobs.runs import run_job
 from jobs.score_machines import score_machines
 from jobs.train_rul import train_scope
@@ -129,3 +131,22 @@ def test_scoring_runs_as_a_job_every_score_interval(
         "degraded": 0,
         "withheld": 0,
     }
+
+
+def test_a_champion_taking_run_age_and_drift_gives_the_reason_instead_of_a_rul(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    plant: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tiny = tiny_settings(settings).model_copy(update={"score_stale_after_s": 3600})
+    library_config = train_rul_job.rul_config
+    monkeypatch.setattr(
+        train_rul_job, "rul_config", lambda s: replace(library_config(s), run_age=True, run_baseline=3)
+    )
+    with transaction(session_factory) as session:
+        assert train_scope(session, tiny, "pump")["status"] == "champion"
+    _score(session_factory, tiny, PUMP_END)
+    pump = _latest(session_factory, plant)["pump0"]
+    assert pump.rul is None and pump.health_score is not None
+    assert "takes each run's age and sensor drift as inputs" in pump.detail["reasons"][0]

@@ -25,8 +25,3 @@ def test_a_config_survives_the_round_trip_through_a_dict() -> None:
 def test_a_time_pool_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="time_pool must be at least 1"):
         RulConfig.merged({"architecture": {"time_pool": 0}})
-
-
-def test_a_negative_run_baseline_is_refused() -> None:
-    with pytest.raises(ValueError, match="run_baseline must be 0"):
-        RulConfig(run_baseline=-1)

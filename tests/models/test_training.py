@@ -187,7 +187,7 @@ def assert_served_like_keras(model: TrainedRul, directory: Path) -> None:
     save_rul_artifacts(model, directory)
     data = synthetic_dataset(machines=3, seed=5)
     config = model.config
-    series = add_run_features(data.values, data.runs, config.run_age, config.run_baseline)
+    series = add_run_features(data.values, data.runs, config)
     windows = last_windows(series, data.runs, config.window)
     np.testing.assert_allclose(
         RulPredictor.load(directory).predict(windows).rul, model.predict(windows).rul, rtol=1e-4, atol=1e-3
