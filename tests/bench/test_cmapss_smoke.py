@@ -16,6 +16,7 @@ import pytest
 from numpy.typing import NDArray
 
 from bench.cmapss import error_by_stage
+from bench.cmapss_replay_model import evaluate_model_dir
 from tests.models.synthetic import write_cmapss_like
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,6 +78,11 @@ def test_cmapss_bench_prints_one_json_line_with_every_figure(tmp_path: Path) -> 
     )
     assert ((units["low"] <= units["rul"]) & (units["rul"] <= units["high"])).all()
     assert list(units["history"]) == list(np.bincount(np.loadtxt(test)[:, 0].astype(int))[1:])
+    # bench.cmapss_replay scores a model directory by the file's columns; with the run age and drift
+    # inputs (on by default here) it must build the same windows
+    assert evaluate_model_dir(tmp_path / "model", test, rul)["rmse"] == pytest.approx(
+        result["rmse"], abs=2e-3
+    )
 
 
 def read_units(path: Path) -> NDArray[np.void]:
