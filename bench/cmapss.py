@@ -58,7 +58,7 @@ log = logging.getLogger("bench.cmapss")
 # One member: three members of the unpooled network score 1,000 windows in 180-190 ms. Each
 # engine's cycle number and each sensor's drift from the mean of its first 10 cycles as inputs
 # (models.run_features; test series start at cycle 1 like the training ones): cross-validated RMSE
-# 13.2-13.8 against 14.8-15.7 without, over three seeds (docs/benchmarks.md, 2026-12-06).
+# 12.4-13.3 against 14.8-15.7 without, over three seeds (docs/benchmarks.md, 2026-12-06).
 DEFAULT_CONFIG: dict[str, Any] = {
     "calibration_fraction": 0,
     "interval_max_rul": 145,
