@@ -28,6 +28,7 @@ from jobs.silent import human_duration
 from jobs.training_data import failure_count, scope_of
 from models.run_features import uses_run_features
 from models.serving import RulPredictor
+from models.windows import Runs, last_windows
 from plantwatch.settings import Settings
 from services.alert_rules import SENSOR_HEALTH_RULES
 from services.predictors import ModelUnavailableError, champion_rul
@@ -161,24 +162,28 @@ def _add_rul(
         return
     kept = predictor.meta.scaler.kept_names
     columns = _columns(names, predictor.sensor_names)
+    needed = predictor.meta.config.min_history or predictor.window
     ready: list[int] = []
     for machine_id, recent in fresh.items():
         reasons = results[machine_id]["reasons"]
         missing = [name for name in kept if name in recent.missing_sensors]
         steps = len(recent.values)
-        x = recent.values[-predictor.window :][:, columns] if steps else None
-        kept_x = x[:, predictor.meta.scaler.kept] if x is not None else None
+        x = recent.values[-predictor.window :][:, columns]
+        kept_x = x[:, predictor.meta.scaler.kept]
         if missing:
             reasons.append(f"no RUL: the machine lacks sensor(s) {', '.join(missing)} the model needs")
-        elif kept_x is None or steps < predictor.window:
-            reasons.append(f"no RUL: {steps} of the {predictor.window} cycles the model needs so far")
+        elif steps < needed:
+            reasons.append(f"no RUL: {steps} of the {needed} cycles the model needs so far")
         elif empty := [kept[j] for j in np.flatnonzero(np.isnan(kept_x).all(axis=0))]:
             reasons.append(f"no RUL: no value of {', '.join(empty)} in the last {predictor.window} cycles")
         else:
-            gaps = [kept[j] for j in np.flatnonzero(np.isnan(kept_x).any(axis=0))]
-            if gaps:
-                results[machine_id]["gaps"] = f"gaps in {', '.join(gaps)} filled from neighbouring cycles"
-            results[machine_id]["x"] = x
+            partial = results[machine_id]["partial"] = []
+            if gaps := [kept[j] for j in np.flatnonzero(np.isnan(kept_x).any(axis=0))]:
+                partial.append(f"gaps in {', '.join(gaps)} filled from neighbouring cycles")
+            if len(x) < predictor.window:  # padded as the model learned (RulConfig.min_history)
+                partial.append(f"{len(x)} of the {predictor.window} cycles of a window so far, "
+                               "padded with the first")  # fmt: skip
+            results[machine_id]["x"] = last_windows(x, Runs.of([len(x)]), predictor.window)[0]
             ready.append(machine_id)
     if not ready:
         return
@@ -226,9 +231,9 @@ def _prediction(
     health_score = result.get("health_score")
     if health_score is None and has_rul and rul is not None:
         health_score = round(100.0 * min(result["rul"], rul[1].meta.config.cap) / rul[1].meta.config.cap, 2)
-    reasons = result["reasons"] + ([result["gaps"]] if "gaps" in result else [])
+    reasons = result["reasons"] + result.get("partial", [])
     if has_rul:
-        status = "degraded" if "gaps" in result else "ok"
+        status = "degraded" if result.get("partial") else "ok"
     else:
         status = "degraded" if health_score is not None else "withheld"
     detail: dict[str, Any] = {"scope": result["scope"], "reasons": reasons}

@@ -41,6 +41,7 @@ def rul_config(settings: Settings) -> RulConfig:
     return RulConfig(
         window=settings.rul_window,
         cap=settings.rul_cap,
+        min_history=settings.rul_min_history,
         horizon=settings.rul_horizon,
         epochs=settings.rul_epochs,
         min_failed_runs=settings.rul_min_failed_runs,

@@ -66,6 +66,9 @@ class RulConfig:
     calibration_fraction: float = 0.15  # folds = 0: machines for the interval (0: reuse validation)
     failure_loss_weight: float = 0.2
     stride: int = 1  # keep every stride-th training window
+    # Also learn from windows ending after this many rows of their run, padded with its first row as
+    # scoring pads a short history (0: full windows only).
+    min_history: int = 0
     # Derived inputs (models.run_features): the cycle number within the run, and each sensor's drift
     # from the mean of its run's first `run_baseline` rows (0: off). Only where runs start at a known point.
     run_age: bool = False
@@ -82,6 +85,8 @@ class RulConfig:
             or self.run_baseline < 0
         ):
             raise ValueError(f"run_baseline must be 0 (off) or a number of rows, not {self.run_baseline}")
+        if not 0 <= self.min_history <= self.window:
+            raise ValueError(f"min_history must lie between 0 (off) and the window ({self.window})")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

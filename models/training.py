@@ -142,7 +142,8 @@ def train_rul(
     require_complete(kept, dataset.runs, scaler.kept_names)
     scaled = scaler.transform_kept(kept)
     healthy = _healthy_reference(scaled, train_rows, row_targets(dataset.runs, config.cap)[0], config.cap)
-    windows = build_windows(scaled, dataset.runs, config.window, config.cap, config.horizon)
+    windows = build_windows(scaled, dataset.runs, config.window, config.cap, config.horizon,
+                            min_history=config.min_history or None)  # fmt: skip
     windows = near_failure_only(windows, dataset.runs, config.train_max_rul)
     known = ~np.isnan(windows.rul) | ~np.isnan(windows.fails_within)
     windows = subset(windows, known)

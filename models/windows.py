@@ -109,15 +109,35 @@ def near_failure_only(w: Windows, runs: Runs, max_rul: float | None) -> Windows:
     return replace(w, rul=np.where(near, w.rul, np.nan).astype(np.float32))
 
 
-def window_end_rows(runs: Runs, window: int, stride: int = 1) -> NDArray[np.int64]:
-    """Rows that end a full window lying inside one run, every `stride` steps back from each run's end."""
+def window_end_rows(
+    runs: Runs, window: int, stride: int = 1, min_history: int | None = None
+) -> NDArray[np.int64]:
+    """Rows that end a window inside one run, every `stride` steps back from each run's end.
+
+    A window needs `min_history` rows of its run up to its end (None: the whole window); fewer than
+    `window` are padded with the run's first row (see `_gather`).
+    """
     if window < 1 or stride < 1:
         raise ValueError("window and stride must be at least 1")
+    needed = window if min_history is None else min_history
+    if not 1 <= needed <= window:
+        raise ValueError(f"min_history must lie between 1 and the window ({window}), not {needed}")
     run = runs.run_of_row()
     position = runs.positions()
     from_end = runs.lengths[run] - 1 - position
-    keep = (position >= window - 1) & (from_end % stride == 0)
+    keep = (position >= needed - 1) & (from_end % stride == 0)
     return np.flatnonzero(keep).astype(np.int64)
+
+
+def _gather(
+    values: NDArray[np.floating], runs: Runs, ends: NDArray[np.int64], window: int
+) -> NDArray[np.float32]:
+    """The windows ending at rows `ends`, [N, W, S]; rows before a run's start repeat its first row."""
+    if not len(ends):
+        return np.empty((0, window, values.shape[1]), dtype=np.float32)
+    index = ends[:, None] - np.arange(window - 1, -1, -1)[None, :]
+    index = np.maximum(index, runs.starts[runs.run_of_row()[ends]][:, None])
+    return values.astype(np.float32, copy=False)[index]
 
 
 def build_windows(
@@ -128,25 +148,21 @@ def build_windows(
     horizon: float = 30.0,
     stride: int = 1,
     labelled_only: bool = False,
+    min_history: int | None = None,
 ) -> Windows:
-    """Every full window inside each run (none crosses a run boundary), labelled at its last step.
+    """Every window inside each run (none crosses a run boundary), labelled at its last step.
 
-    Runs shorter than `window` give no window here (see `last_windows` to pad them for scoring).
+    By default only full windows; with `min_history`, also those ending after that many rows of
+    their run, padded with its first row as `last_windows` pads short runs for scoring.
     With `labelled_only`, windows whose RUL label is unknown are left out.
     """
     values = _check_values(values, runs)
-    ends = window_end_rows(runs, window, stride)
+    ends = window_end_rows(runs, window, stride, min_history)
     rul, fails = row_targets(runs, cap, horizon)
     if labelled_only:
         ends = ends[~np.isnan(rul[ends])]
-    if len(ends):
-        # [T - W + 1, S, W] view without copying; window i covers rows i .. i + W - 1.
-        view = np.lib.stride_tricks.sliding_window_view(values, window, axis=0)
-        x = np.ascontiguousarray(view[ends - (window - 1)].transpose(0, 2, 1), dtype=np.float32)
-    else:
-        x = np.empty((0, window, values.shape[1]), dtype=np.float32)
     return Windows(
-        x=x,
+        x=_gather(values, runs, ends, window),
         rul=rul[ends],
         fails_within=fails[ends],
         run=runs.run_of_row()[ends],
@@ -159,10 +175,7 @@ def last_windows(values: NDArray[np.floating], runs: Runs, window: int) -> NDArr
     values = _check_values(values, runs)
     if (runs.lengths == 0).any():
         raise ValueError("every run needs at least one row to score")
-    ends = runs.starts + runs.lengths - 1
-    index = ends[:, None] - np.arange(window - 1, -1, -1)[None, :]
-    index = np.maximum(index, runs.starts[:, None])
-    return values[index].astype(np.float32)
+    return _gather(values, runs, runs.starts + runs.lengths - 1, window)
 
 
 def _check_values(values: NDArray[np.floating], runs: Runs) -> NDArray[np.floating]:

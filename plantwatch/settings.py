@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 NotificationChannel = Literal["webhook", "chat", "email"]
@@ -358,6 +358,13 @@ class Settings(BaseSettings):
     rul_cap: float = Field(
         default=125.0, gt=0, description="RUL training: cap of the piecewise-linear target, in cycles."
     )
+    rul_min_history: int = Field(
+        default=0,
+        ge=0,
+        description="RUL training also learns from windows after this many cycles of a run, padded with "
+        "its first cycle, so that scoring gives a machine with a shorter history a RUL; 0: only after a "
+        "full window. At most PLANTWATCH_RUL_WINDOW.",
+    )
     rul_epochs: int = Field(default=30, ge=1, description="RUL training: most epochs (early stopping).")
     rul_lstm_units: int = Field(default=32, ge=1, description="RUL training: units of the LSTM layer.")
     rul_min_failed_runs: int = Field(
@@ -528,6 +535,15 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(default=None, description="SMTP login (none when unset).")
     smtp_password: str | None = Field(default=None, description="SMTP password.")
     smtp_from: str = Field(default="plantwatch@localhost", description="Sender of alert e-mails.")
+
+    @model_validator(mode="after")
+    def _min_history_within_window(self) -> Settings:
+        if self.rul_min_history > self.rul_window:
+            raise ValueError(
+                f"PLANTWATCH_RUL_MIN_HISTORY ({self.rul_min_history}) must not exceed "
+                f"PLANTWATCH_RUL_WINDOW ({self.rul_window})"
+            )
+        return self
 
     @property
     def images_directory(self) -> Path:

@@ -6,13 +6,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
-from db.repositories.assets import get_machine_by_path
+from db.repositories.assets import get_machine_by_path, register_machine, register_sensors
 from db.repositories.predictions import latest_for_machines
+from db.repositories.readings import insert_readings
 from db.tables import ModelVersion, Prediction
 from jobs import train_rul as train_rul_job
 from jobs.runs import run_job
@@ -21,6 +23,7 @@ from jobs.train_rul import train_scope
 from plantwatch.settings import Settings
 from services import alerts
 from services.job_schedule import schedules
+from services.predictors import champion_rul
 from tests.jobs.plant import RUN, T0, add_machine, tiny_settings
 
 EVENTS = ["failure", "maintenance", "failure"]
@@ -150,3 +153,40 @@ def test_a_champion_taking_run_age_and_drift_gives_the_reason_instead_of_a_rul(
     pump = _latest(session_factory, plant)["pump0"]
     assert pump.rul is None and pump.health_score is not None
     assert "takes each run's age and sensor drift as inputs" in pump.detail["reasons"][0]
+
+
+def test_with_min_history_a_new_machine_is_scored_on_its_first_cycle_padded_like_training(
+    session_factory: sessionmaker[Session], settings: Settings, plant: dict[str, int]
+) -> None:
+    tiny = tiny_settings(settings).model_copy(update={"score_stale_after_s": 3600, "rul_min_history": 2})
+    start = PUMP_END - timedelta(minutes=3)
+    rows = {"temp": [61.0, 75.0, 88.0], "vib": [0.02, 0.5, 0.9], "flat": [1.0, 1.0, 1.0]}
+    with transaction(session_factory) as session:
+        trained = train_scope(session, tiny, "pump")
+        assert trained["status"] == "champion"
+        ids = {}
+        for name, count in (("newbie", 3), ("unborn", 1)):
+            machine = register_machine(session, "site", "line", name)
+            machine.machine_type = "pump"
+            positions = register_sensors(session, machine.id, list(rows))
+            ids[name] = machine.id
+            insert_readings(session, [
+                (machine.id, start + timedelta(minutes=k), None,
+                 [rows[s][k] for s in sorted(positions, key=positions.__getitem__)])
+                for k in range(count)
+            ])  # fmt: skip
+    _score(session_factory, tiny, PUMP_END)
+    latest = _latest(session_factory, ids)
+    assert latest["unborn"].rul is None
+    assert "no RUL: 1 of the 2 cycles the model needs so far" in latest["unborn"].detail["reasons"]
+    newbie = latest["newbie"]
+    assert newbie.status == "degraded" and newbie.rul is not None
+    assert newbie.detail["reasons"] == ["3 of the 4 cycles of a window so far, padded with the first"]
+    with transaction(session_factory) as session:
+        champion = champion_rul(session, "pump")
+    assert champion is not None
+    predictor = champion[1]
+    assert predictor.meta.config.min_history == 2 and predictor.window == 4
+    # the window the model learned from after three cycles: the first cycle repeated in front
+    padded = np.array([[rows[s][k] for s in predictor.sensor_names] for k in (0, 0, 1, 2)])
+    assert newbie.rul == pytest.approx(float(predictor.predict(padded[None]).rul[0]), abs=1e-4)

@@ -25,3 +25,9 @@ def test_a_config_survives_the_round_trip_through_a_dict() -> None:
 def test_a_time_pool_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="time_pool must be at least 1"):
         RulConfig.merged({"architecture": {"time_pool": 0}})
+
+
+@pytest.mark.parametrize("min_history", [-1, 31])
+def test_a_min_history_outside_the_window_is_refused(min_history: int) -> None:
+    with pytest.raises(ValueError, match=r"min_history must lie between 0 \(off\) and the window \(30\)"):
+        RulConfig(window=30, min_history=min_history)

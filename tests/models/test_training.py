@@ -87,6 +87,15 @@ def test_train_max_rul_leaves_windows_far_from_failure_out_of_the_loss_and_the_i
     assert model.metrics["n"] == 21 * len(model.split.validation)  # validated on RUL <= 20 only
 
 
+def test_min_history_adds_padded_windows_from_short_histories_to_training_and_evaluation() -> None:
+    data = synthetic_dataset()
+    model = train_rul(data, tiny_config(min_history=4))  # window 10: six more windows per run
+    lengths = dict(zip(data.machines, data.runs.lengths, strict=True))
+    assert model.metrics["n"] == sum(lengths[m] - 3 for m in model.split.validation)
+    assert model.conformal.n_calibration == sum(lengths[m] - 3 for m in model.split.calibration)
+    assert model.config.min_history == 4
+
+
 def test_the_interval_is_calibrated_one_calibration_machine_at_a_time() -> None:
     data = synthetic_dataset(machines=12)
     config = tiny_config(calibration_fraction=0.3, validation_fraction=0.2)

@@ -93,6 +93,31 @@ def test_last_windows_end_at_each_runs_last_row_and_pad_short_runs(
     assert (x[:, 0, 0] == np.maximum(runs.starts + runs.lengths - window, runs.starts)).all()
 
 
+@settings(max_examples=100, deadline=None)
+@given(runs_and_window(), st.integers(1, 12))
+def test_windows_from_a_short_history_are_padded_as_scoring_pads_them(
+    case: tuple[Runs, int, int, float, float], min_history: int
+) -> None:
+    runs, window, stride, cap, horizon = case
+    min_history = min(min_history, window)
+    values = _indexed_values(runs)
+    w = build_windows(values, runs, window, cap, horizon, stride, min_history=min_history)
+    full = build_windows(values, runs, window, cap, horizon, stride)
+    history = w.end_row - runs.starts[w.run] + 1
+    assert (history >= min_history).all()
+    # the full windows are among them, unchanged, and every shorter history that qualifies is added
+    np.testing.assert_array_equal(w.x[history >= window], full.x)
+    expected = sum(len(range(n - 1, min_history - 2, -stride)) for n in runs.lengths if n >= min_history)
+    assert len(w.end_row) == expected
+    # each window is what scoring builds from the run cut at the window's last row
+    for i in np.flatnonzero(history < window)[:20]:
+        start = runs.starts[w.run[i]]
+        cut = Runs.of([int(history[i])])
+        np.testing.assert_array_equal(w.x[i], last_windows(values[start : w.end_row[i] + 1], cut, window)[0])
+    rul, _ = row_targets(runs, cap, horizon)
+    np.testing.assert_array_equal(w.rul, rul[w.end_row])
+
+
 def test_labelled_only_drops_censored_windows_near_the_end() -> None:
     runs = Runs.of([20, 20], failed=[True, False])
     w = build_windows(np.zeros((40, 1)), runs, window=5, cap=10, labelled_only=True)
@@ -111,6 +136,8 @@ def test_bad_inputs_are_refused() -> None:
         build_windows(np.zeros(10), runs, 3)
     with pytest.raises(ValueError, match="at least 1"):
         window_end_rows(runs, 0)
+    with pytest.raises(ValueError, match="min_history"):
+        window_end_rows(runs, 3, min_history=4)
     with pytest.raises(ValueError, match="one entry per run"):
         Runs.of([5, 5], failed=[True])
     with pytest.raises(ValueError, match="non-negative"):
