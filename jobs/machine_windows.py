@@ -8,7 +8,7 @@ sensor or a reading lacks a value).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -27,6 +27,9 @@ class MachineWindow:
     values: NDArray[np.float64]  # [steps <= window, sensors], oldest first
     last_reading: datetime | None
     missing_sensors: list[str]  # of the wanted sensors, those the machine does not have
+    # Fewer steps than the window because the machine's readings begin there, not because some are
+    # missing: its whole history, which a model may score padded (RulConfig.min_history).
+    whole_history: bool = False
 
 
 def recent_windows(
@@ -60,4 +63,8 @@ def recent_windows(
         out[machine_id] = MachineWindow(
             values=values[-window:], last_reading=rows[-1][0] if rows else None, missing_sensors=missing
         )
+    short = {m: recent[m][0][0] for m, w in out.items() if 0 < len(w.values) < window}
+    older = readings_repo.machines_with_readings_before(session, short)
+    for machine_id in short.keys() - older:
+        out[machine_id] = replace(out[machine_id], whole_history=True)
     return out

@@ -172,10 +172,12 @@ def _add_rul(
         kept_x = x[:, predictor.meta.scaler.kept]
         if missing:
             reasons.append(f"no RUL: the machine lacks sensor(s) {', '.join(missing)} the model needs")
+        elif steps < predictor.window and not recent.whole_history:
+            reasons.append(f"no RUL: readings in {steps} of the last {predictor.window} cycles only")
         elif steps < needed:
             reasons.append(f"no RUL: {steps} of the {needed} cycles the model needs so far")
         elif empty := [kept[j] for j in np.flatnonzero(np.isnan(kept_x).all(axis=0))]:
-            reasons.append(f"no RUL: no value of {', '.join(empty)} in the last {predictor.window} cycles")
+            reasons.append(f"no RUL: no value of {', '.join(empty)} in the last {len(x)} cycles")
         else:
             partial = results[machine_id]["partial"] = []
             if gaps := [kept[j] for j in np.flatnonzero(np.isnan(kept_x).any(axis=0))]:
@@ -183,7 +185,8 @@ def _add_rul(
             if len(x) < predictor.window:  # padded as the model learned (RulConfig.min_history)
                 partial.append(f"{len(x)} of the {predictor.window} cycles of a window so far, "
                                "padded with the first")  # fmt: skip
-            results[machine_id]["x"] = last_windows(x, Runs.of([len(x)]), predictor.window)[0]
+                x = last_windows(x, Runs.of([len(x)]), predictor.window)[0]
+            results[machine_id]["x"] = x
             ready.append(machine_id)
     if not ready:
         return

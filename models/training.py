@@ -32,7 +32,7 @@ from models.fitting import TrainingProgress, fit_member, subset
 from models.prediction import RulPrediction, prepare_windows
 from models.rul import FAILURE_OUTPUT, RUL_OUTPUT, detect_device, ensemble_model
 from models.run_features import with_run_features
-from models.windows import Windows, build_windows, near_failure_only, row_targets
+from models.windows import Windows, build_windows, near_failure_only, row_targets, unpadded
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,9 @@ def train_rul(
                 raise InterruptedError("training stopped on request before every fold was trained")
         truth = interval_truth(dataset.runs, windows, config.interval_max_rul)
         conformal = Conformal.calibrate(truth, oof, config.coverage, config.interval_bins, groups=machine_of)
-        metrics = _crossfit_metrics(windows, oof, oof_prob, machine_of, split.folds, config)
+        full = unpadded(windows, dataset.runs, config.window)
+        metrics = _crossfit_metrics(subset(windows, full), oof[full], oof_prob[full], machine_of[full],
+                                    split.folds, config)  # fmt: skip
     else:
         train, val = part(split.train, config.stride), part(split.validation)
         cal = part(split.calibration or split.validation)
@@ -200,6 +202,8 @@ def train_rul(
         cal_machines = run_machine[cal.run][labelled]
         conformal = Conformal.calibrate(cal_truth[labelled], cal_pred.rul, config.coverage,
                                         config.interval_bins, groups=cal_machines)  # fmt: skip
+        # Metrics on full windows only, comparable with a model trained without `min_history`.
+        val = subset(val, unpadded(val, dataset.runs, config.window))
         labelled = ~np.isnan(val.rul)
         metrics = rul_metrics(
             val.rul[labelled], predict_scaled(model, val.x[labelled], conformal).rul, conformal

@@ -109,6 +109,11 @@ def near_failure_only(w: Windows, runs: Runs, max_rul: float | None) -> Windows:
     return replace(w, rul=np.where(near, w.rul, np.nan).astype(np.float32))
 
 
+def unpadded(w: Windows, runs: Runs, window: int) -> NDArray[np.bool_]:
+    """Which of `w` lie wholly inside their run: full windows, not padded from a short history."""
+    return np.asarray(w.end_row - runs.starts[w.run] >= window - 1)
+
+
 def window_end_rows(
     runs: Runs, window: int, stride: int = 1, min_history: int | None = None
 ) -> NDArray[np.int64]:

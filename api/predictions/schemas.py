@@ -35,7 +35,8 @@ class MachineHealthOut(BaseModel):
     machine: str = Field(description="The machine's path site/line/machine.")
     machine_type: str | None
     status: Literal["ok", "degraded", "withheld", "pending"] = Field(
-        description="ok: RUL from a complete window; degraded: gaps filled, or a health score without RUL; "
+        description="ok: RUL from a complete window; degraded: gaps filled, a new machine's short history "
+        "padded (PLANTWATCH_RUL_MIN_HISTORY), or a health score without RUL; "
         "withheld: nothing could be said (see reasons); pending: not scored yet."
     )
     severity: Literal["critical", "warning", "ok"] | None = Field(

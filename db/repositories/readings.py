@@ -48,6 +48,20 @@ def recent_rows(
     return found
 
 
+def machines_with_readings_before(session: Session, first_seen: dict[int, datetime]) -> set[int]:
+    """Of the machines in `first_seen`, those with a reading older than the time given for each."""
+    if not first_seen:
+        return set()
+    found = session.execute(
+        text(
+            "SELECT m.id FROM unnest(CAST(:ids AS int[]), CAST(:ts AS timestamptz[])) AS m(id, ts) "
+            "WHERE EXISTS (SELECT 1 FROM readings WHERE machine_id = m.id AND ts < m.ts)"
+        ),
+        {"ids": list(first_seen), "ts": list(first_seen.values())},
+    )
+    return {int(machine_id) for (machine_id,) in found}
+
+
 # --- writing (ingest) ------------------------------------------------------------------------------
 
 ReadingRow = tuple[int, datetime, int | None, list[float | None]]  # machine_id, ts, seq, values

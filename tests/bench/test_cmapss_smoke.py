@@ -24,6 +24,7 @@ FD001 = REPO.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
 TINY = {
     "epochs": 1,
     "window": 10,
+    "min_history": 5,
     "cap": 40,
     "horizon": 10,
     "validation_fraction": 0.25,

@@ -109,11 +109,17 @@ def test_windows_from_a_short_history_are_padded_as_scoring_pads_them(
     np.testing.assert_array_equal(w.x[history >= window], full.x)
     expected = sum(len(range(n - 1, min_history - 2, -stride)) for n in runs.lengths if n >= min_history)
     assert len(w.end_row) == expected
-    # each window is what scoring builds from the run cut at the window's last row
-    for i in np.flatnonzero(history < window)[:20]:
-        start = runs.starts[w.run[i]]
+    # rows before the run's start are its first row: row numbers clamped at the start, same run
+    start = runs.starts[w.run]
+    expected_rows = np.maximum(w.end_row[:, None] - np.arange(window - 1, -1, -1)[None, :], start[:, None])
+    np.testing.assert_array_equal(w.x[:, :, 0], expected_rows)
+    assert (w.x[:, :, 1] == w.run[:, None]).all()
+    # which is what scoring builds from the run cut at the window's last row
+    for i in np.flatnonzero(history < window):
         cut = Runs.of([int(history[i])])
-        np.testing.assert_array_equal(w.x[i], last_windows(values[start : w.end_row[i] + 1], cut, window)[0])
+        np.testing.assert_array_equal(
+            w.x[i], last_windows(values[start[i] : w.end_row[i] + 1], cut, window)[0]
+        )
     rul, _ = row_targets(runs, cap, horizon)
     np.testing.assert_array_equal(w.rul, rul[w.end_row])
 
